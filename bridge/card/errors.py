@@ -134,3 +134,7 @@ class TlvError(CardDataError, ValueError):
 
 class IntegrityError(CardDataError):
     """Identity, address or photo do not match the National Register's signature."""
+
+
+class PinRequired(PinError):
+    """The operation needs the PIN and none was given: ask the user, then call again."""

@@ -1,0 +1,123 @@
+"""In-process transport: the host talks to a card object in the same process (the virtual
+card in unit tests and in the demo on a machine without pcscd)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import Protocol
+
+from bridge.card.errors import CardMute, CardRemoved, NoCard
+from bridge.card.transport import Transport
+
+
+class LocalCard(Protocol):
+    """A card as a reader sees it: power, reset, ATR, one APDU in and one response out.
+
+    ``process`` takes a raw short command APDU and returns response data followed by SW1 SW2,
+    exactly what a T=0 card returns through a reader (``61xx`` included).
+    """
+
+    @property
+    def atr(self) -> bytes: ...
+
+    def power_on(self) -> bytes: ...
+
+    def power_off(self) -> None: ...
+
+    def reset(self) -> bytes: ...
+
+    def process(self, apdu: bytes) -> bytes: ...
+
+
+class LocalReader:
+    """A reader slot holding at most one in-process card; cards can be inserted and pulled
+    from another thread, as a user does."""
+
+    def __init__(
+        self,
+        name: str = "Virtual in-process reader",
+        *,
+        latency: Callable[[bytes, bytes], float] | None = None,
+        control: Callable[[int, bytes], bytes] | None = None,
+    ) -> None:
+        self.name = name
+        self.latency = latency
+        self.control_handler = control
+        self.card: LocalCard | None = None
+        self.generation = 0
+        """Bumped at each insertion, so a connection to a pulled card stays dead."""
+        self.lock = threading.Lock()
+        self.mute = False
+        self.pull_before: Callable[[bytes], bool] | None = None
+        """Fault injection: when it returns True for a command, the card is pulled as that
+        command goes out (the card never answers it)."""
+
+    def insert(self, card: LocalCard) -> None:
+        with self.lock:
+            self.card = card
+            self.generation += 1
+            card.power_on()
+
+    def remove(self) -> None:
+        with self.lock:
+            if self.card is not None:
+                self.card.power_off()
+            self.card = None
+
+    def connect(self) -> LocalTransport:
+        return LocalTransport(self)
+
+
+class LocalTransport(Transport):
+    def __init__(self, reader: LocalReader) -> None:
+        self._reader = reader
+        self.reader = reader.name
+        with reader.lock:
+            if reader.card is None:
+                raise NoCard(f"{reader.name}: no card")
+            if reader.mute:
+                raise CardMute(f"{reader.name}: the card does not answer")
+            self._generation = reader.generation
+            self._atr = reader.card.atr
+
+    def _card(self) -> LocalCard:
+        card = self._reader.card
+        if card is None or self._reader.generation != self._generation:
+            raise CardRemoved(f"{self.reader}: the card was removed")
+        return card
+
+    @property
+    def atr(self) -> bytes:
+        return self._atr
+
+    def transmit(self, apdu: bytes) -> bytes:
+        with self._reader.lock:
+            card = self._card()
+            if self._reader.mute:
+                raise CardMute(f"{self.reader}: the card does not answer")
+            pull = self._reader.pull_before
+            if pull is not None and pull(apdu):
+                card.power_off()
+                self._reader.card = None
+                self._reader.pull_before = None
+                raise CardRemoved(f"{self.reader}: the card was removed during a command")
+            response = card.process(apdu)
+        if self._reader.latency is not None:
+            time.sleep(self._reader.latency(apdu, response))
+        return response
+
+    def control(self, code: int, data: bytes) -> bytes:
+        if self._reader.control_handler is None:
+            raise NotImplementedError("this reader has no control channel")
+        return self._reader.control_handler(code, data)
+
+    def reconnect(self, *, reset: bool = False) -> None:
+        with self._reader.lock:
+            card = self._card()
+            if reset:
+                self._atr = card.reset()
+
+    def close(self) -> None:
+        pass
