@@ -35,8 +35,7 @@ _PUK = {
     "en": "Your municipality can unblock it with the PUK code from the letter you received "
     "with the card.",
     "fr": "Votre commune peut le débloquer avec le code PUK de la lettre reçue avec la carte.",
-    "nl": "Uw gemeente kan hem deblokkeren met de PUK-code uit de brief die u bij de kaart "
-    "kreeg.",
+    "nl": "Uw gemeente kan hem deblokkeren met de PUK-code uit de brief die u bij de kaart kreeg.",
 }
 
 MESSAGES: dict[type[BaseException], UserMessage] = {
@@ -70,16 +69,14 @@ MESSAGES: dict[type[BaseException], UserMessage] = {
     card.NoCard: UserMessage(
         "NO_CARD",
         en="No card in the reader. Insert your eID card, chip first and facing up.",
-        fr="Aucune carte dans le lecteur. Insérez votre carte eID, puce en avant et vers le "
-        "haut.",
+        fr="Aucune carte dans le lecteur. Insérez votre carte eID, puce en avant et vers le haut.",
         nl="Geen kaart in de lezer. Steek uw eID-kaart in de lezer, met de chip eerst en naar "
         "boven.",
     ),
     card.CardRemoved: UserMessage(
         "CARD_REMOVED",
         en="The card was removed. Put it back in the reader and try again; nothing was signed.",
-        fr="La carte a été retirée. Remettez-la dans le lecteur et réessayez ; rien n'a été "
-        "signé.",
+        fr="La carte a été retirée. Remettez-la dans le lecteur et réessayez ; rien n'a été signé.",
         nl="De kaart werd verwijderd. Steek ze terug in de lezer en probeer opnieuw; er werd "
         "niets ondertekend.",
     ),
@@ -102,8 +99,7 @@ MESSAGES: dict[type[BaseException], UserMessage] = {
     ),
     card.SharingViolation: UserMessage(
         "CARD_BUSY",
-        en="Another program is using the card. Close it (or wait for it to finish) and try "
-        "again.",
+        en="Another program is using the card. Close it (or wait for it to finish) and try again.",
         fr="Un autre programme utilise la carte. Fermez-le (ou attendez qu'il ait fini) et "
         "réessayez.",
         nl="Een ander programma gebruikt de kaart. Sluit het (of wacht tot het klaar is) en "
@@ -111,8 +107,7 @@ MESSAGES: dict[type[BaseException], UserMessage] = {
     ),
     card.UnsupportedCard: UserMessage(
         "UNSUPPORTED_CARD",
-        en="The card in the reader is not a Belgian eID card. Insert your Belgian identity "
-        "card.",
+        en="The card in the reader is not a Belgian eID card. Insert your Belgian identity card.",
         fr="La carte dans le lecteur n'est pas une carte eID belge. Insérez votre carte "
         "d'identité belge.",
         nl="De kaart in de lezer is geen Belgische eID-kaart. Steek uw Belgische "

@@ -42,7 +42,9 @@ def wait_for_readers(timeout: float = 10.0) -> None:
         except PcscUnavailable:
             pass
         time.sleep(0.1)
-    raise ServiceMissing(f"pcscd runs but shows no '{READER_0}' reader (is vsmartcard-vpcd installed?)")
+    raise ServiceMissing(
+        f"pcscd runs but shows no '{READER_0}' reader (is vsmartcard-vpcd installed?)"
+    )
 
 
 class Pcscd:

@@ -30,7 +30,7 @@ class FileId(Enum):
 
     DIR = "3F002F00"
     ODF = "3F00DF005031"
-    TOKEN_INFO = "3F00DF005032"
+    TOKEN_INFO = "3F00DF005032"  # noqa: S105 - a file path, not a secret
     AODF = "3F00DF005034"
     PRKDF = "3F00DF005035"
     CDF = "3F00DF005037"

@@ -152,7 +152,9 @@ class PcscTransport(Transport):
         return int(self._protocol)
 
     def transmit(self, apdu: bytes) -> bytes:
-        pci = scard.SCARD_PCI_T0 if self._protocol == scard.SCARD_PROTOCOL_T0 else scard.SCARD_PCI_T1
+        pci = (
+            scard.SCARD_PCI_T0 if self._protocol == scard.SCARD_PROTOCOL_T0 else scard.SCARD_PCI_T1
+        )
         rc, response = scard.SCardTransmit(self._card, pci, list(apdu))
         if rc != scard.SCARD_S_SUCCESS:
             raise self._classify_failure(pcsc_error(rc, "sending a command", self.reader))

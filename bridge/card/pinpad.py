@@ -77,7 +77,9 @@ def verify_structure(lang: str = "en") -> bytes:
     """PIN_VERIFY_STRUCTURE for ``00 20 00 01 08 <block>``: the reader fills in the digits."""
     apdu = bytes.fromhex("0020000108") + bytes([0x20]) + b"\xff" * 7
     return (
-        bytes([TIMEOUT_SECONDS, TIMEOUT_SECONDS, FORMAT_STRING, PIN_BLOCK_STRING, PIN_LENGTH_FORMAT])
+        bytes(
+            [TIMEOUT_SECONDS, TIMEOUT_SECONDS, FORMAT_STRING, PIN_BLOCK_STRING, PIN_LENGTH_FORMAT]
+        )
         + struct.pack("<H", (MIN_DIGITS << 8) | MAX_DIGITS)
         + bytes([ENTRY_VALIDATION_OK_KEY, 0x01])
         + _language(lang)
@@ -93,7 +95,9 @@ def modify_structure(lang: str = "en") -> bytes:
     block = bytes([0x20]) + b"\xff" * 7
     apdu = bytes.fromhex("0024000110") + block + block
     return (
-        bytes([TIMEOUT_SECONDS, TIMEOUT_SECONDS, FORMAT_STRING, PIN_BLOCK_STRING, PIN_LENGTH_FORMAT])
+        bytes(
+            [TIMEOUT_SECONDS, TIMEOUT_SECONDS, FORMAT_STRING, PIN_BLOCK_STRING, PIN_LENGTH_FORMAT]
+        )
         + bytes([0x00, 0x08])  # bInsertionOffsetOld, bInsertionOffsetNew
         + struct.pack("<H", (MIN_DIGITS << 8) | MAX_DIGITS)
         + bytes([0x03, ENTRY_VALIDATION_OK_KEY, 0x03])  # confirm new PIN; 3 messages

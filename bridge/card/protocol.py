@@ -88,7 +88,11 @@ class BelpicProtocol:
             if self.resend_delay:
                 time.sleep(self.resend_delay)
             retry = CommandApdu(
-                command.cla, command.ins, command.p1, command.p2, command.data,
+                command.cla,
+                command.ins,
+                command.p1,
+                command.p2,
+                command.data,
                 le=response.sw2 or 256,
             )
             response = self._exchange(retry.to_bytes())

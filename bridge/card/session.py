@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
 
 from bridge.card import pinpad
-from bridge.card.apdu import SW, CLA_ISO, CLA_PROPRIETARY, CommandApdu, Ins, is_pin_retry
+from bridge.card.apdu import CLA_ISO, CLA_PROPRIETARY, SW, CommandApdu, Ins, is_pin_retry
 from bridge.card.constants import (
     ATR_APPLET_1_8,
     BELPIC_APPLET_AID,
@@ -90,22 +90,36 @@ class CardData:
             # Applet 1.1: bytes 21-22 applet version, 23-24 interface, 25-26 PKCS#15, 27 life
             # cycle; the global OS version and PKCS#1 bytes do not exist.
             return cls(
-                serial=data[0:16], component_code=data[16], os_number=data[17],
-                os_version=data[18], softmask_number=data[19], softmask_version=data[20],
-                applet_version=version, global_os_version=0,
+                serial=data[0:16],
+                component_code=data[16],
+                os_number=data[17],
+                os_version=data[18],
+                softmask_number=data[19],
+                softmask_version=data[20],
+                applet_version=version,
+                global_os_version=0,
                 applet_interface_version=int.from_bytes(data[23:25], "big"),
-                pkcs1_support=0, key_exchange_version=0,
+                pkcs1_support=0,
+                key_exchange_version=0,
                 life_cycle=data[27] if len(data) > 27 else 0,
             )
         if len(data) < 28:
             raise CardDataError(f"GET CARD DATA answered {len(data)} bytes, expected 28")
         tries = data[28] if len(data) >= 29 and data[28] != 0xFF else None
         return cls(
-            serial=data[0:16], component_code=data[16], os_number=data[17],
-            os_version=data[18], softmask_number=data[19], softmask_version=data[20],
-            applet_version=version, global_os_version=int.from_bytes(data[22:24], "big"),
-            applet_interface_version=data[24], pkcs1_support=data[25],
-            key_exchange_version=data[26], life_cycle=data[27], pin_tries_left=tries,
+            serial=data[0:16],
+            component_code=data[16],
+            os_number=data[17],
+            os_version=data[18],
+            softmask_number=data[19],
+            softmask_version=data[20],
+            applet_version=version,
+            global_os_version=int.from_bytes(data[22:24], "big"),
+            applet_interface_version=data[24],
+            pkcs1_support=data[25],
+            key_exchange_version=data[26],
+            life_cycle=data[27],
+            pin_tries_left=tries,
         )
 
     @property
@@ -247,11 +261,20 @@ class BelpicSession:
         return self._card_data
 
     def _get_card_data(self, *, extended: bool = False) -> CardData:
-        command = CommandApdu(CLA_PROPRIETARY, Ins.GET_CARD_DATA, 0, 1 if extended else 0,
-                              le=0x1F if extended else 0x1C)
+        command = CommandApdu(
+            CLA_PROPRIETARY,
+            Ins.GET_CARD_DATA,
+            0,
+            1 if extended else 0,
+            le=0x1F if extended else 0x1C,
+        )
         response = self.protocol.send(command)
-        if response.sw in (SW.INS_NOT_AVAILABLE, SW.CLA_NOT_SUPPORTED,
-                           SW.FILE_NOT_FOUND, SW.CONDITIONS_OF_USE_NOT_SATISFIED):
+        if response.sw in (
+            SW.INS_NOT_AVAILABLE,
+            SW.CLA_NOT_SUPPORTED,
+            SW.FILE_NOT_FOUND,
+            SW.CONDITIONS_OF_USE_NOT_SATISFIED,
+        ):
             # Something else is selected (card manager?): select the applet and ask again.
             self._select_applet()
             response = self.protocol.send(command)
@@ -298,8 +321,7 @@ class BelpicSession:
     def _read_binary(self, offset: int, length: int) -> bytes | None:
         """One READ BINARY; ``None`` at end of file. ``6Cxx`` (short file) is re-sent by the
         protocol with the right Le."""
-        command = CommandApdu(CLA_ISO, Ins.READ_BINARY, offset >> 8, offset & 0xFF,
-                              le=length)
+        command = CommandApdu(CLA_ISO, Ins.READ_BINARY, offset >> 8, offset & 0xFF, le=length)
         response = self.protocol.send(command)
         if response.sw == SW.WRONG_PARAMETERS and offset > 0:
             return None  # offset == file size: the previous chunk ended the file exactly
@@ -323,13 +345,16 @@ class BelpicSession:
 
     def read_file(self, file: FileId) -> bytes:
         """The whole transparent file, padding included."""
+
         def action() -> bytes:
             self.select(file)
             return self._read_selected()
+
         return self._recovering(action)
 
     def read_certificate(self, file: FileId) -> bytes | None:
         """A certificate, cut at its DER length so the zero padding is never read."""
+
         def action() -> bytes | None:
             self.select(file)
             first = self._read_binary(0, MAX_CHUNK) or b""
@@ -339,6 +364,7 @@ class BelpicSession:
             if total <= len(first):
                 return first[:total]
             return first + self._read_rest(len(first), total)
+
         return self._recovering(action)
 
     def _read_rest(self, offset: int, total: int) -> bytes:
@@ -389,15 +415,26 @@ class BelpicSession:
             if identity.basic_key_hash:
                 basic_key = self.read_file(FileId.BASIC_KEY)
             verify_integrity(
-                rrn_certificate=certificates.rrn, identity=identity, identity_file=identity_file,
-                identity_signature=identity_signature, address_file=address_file,
-                address_signature=address_signature, photo=photo, basic_key=basic_key,
+                rrn_certificate=certificates.rrn,
+                identity=identity,
+                identity_file=identity_file,
+                identity_signature=identity_signature,
+                address_file=address_file,
+                address_signature=address_signature,
+                photo=photo,
+                basic_key=basic_key,
             )
         return CardContents(
-            card_data=self._card_data, identity=identity, address=address, photo=photo,
-            certificates=certificates, identity_file=identity_file,
-            identity_signature=identity_signature, address_file=address_file,
-            address_signature=address_signature, basic_key=basic_key,
+            card_data=self._card_data,
+            identity=identity,
+            address=address,
+            photo=photo,
+            certificates=certificates,
+            identity_file=identity_file,
+            identity_signature=identity_signature,
+            address_file=address_file,
+            address_signature=address_signature,
+            basic_key=basic_key,
         )
 
     # -- PIN -----------------------------------------------------------------------------
@@ -413,8 +450,9 @@ class BelpicSession:
                 return PinStatus(data.pin_tries_left)
         if version < AppletVersion.V1_7:
             return PinStatus(None)
-        response = self._recovering(lambda: self.protocol.send(
-            CommandApdu(CLA_ISO, Ins.VERIFY, 0x00, PIN_REFERENCE)))
+        response = self._recovering(
+            lambda: self.protocol.send(CommandApdu(CLA_ISO, Ins.VERIFY, 0x00, PIN_REFERENCE))
+        )
         if response.sw == SW.OK:
             return PinStatus(None, verified=True)
         if is_pin_retry(response.sw):
@@ -429,8 +467,7 @@ class BelpicSession:
             self._verify_on_pinpad()
             return
         block = pin_block(pin)
-        response = self.protocol.send(
-            CommandApdu(CLA_ISO, Ins.VERIFY, 0x00, PIN_REFERENCE, block))
+        response = self.protocol.send(CommandApdu(CLA_ISO, Ins.VERIFY, 0x00, PIN_REFERENCE, block))
         if response.sw != SW.OK:
             self._forget_state()  # a wrong PIN clears every access right (manuals 5.1)
             raise error_for(response.sw, "VERIFY")
@@ -457,12 +494,15 @@ class BelpicSession:
 
     def change_pin(self, old: str, new: str) -> None:
         data = pin_block(old) + pin_block(new)
+
         def action() -> None:
             response = self.protocol.send(
-                CommandApdu(CLA_ISO, Ins.CHANGE_REFERENCE_DATA, 0x00, PIN_REFERENCE, data))
+                CommandApdu(CLA_ISO, Ins.CHANGE_REFERENCE_DATA, 0x00, PIN_REFERENCE, data)
+            )
             if response.sw != SW.OK:
                 self._forget_state()
                 raise error_for(response.sw, "CHANGE REFERENCE DATA")
+
         self._recovering(action)
 
     def pinpad(self) -> pinpad.PinpadCapabilities:
@@ -476,8 +516,9 @@ class BelpicSession:
         return key == KeyRef.NON_REPUDIATION or not self._auth_pin_verified
 
     def log_off(self) -> None:
-        self._recovering(lambda: self.protocol.call(
-            CommandApdu(CLA_PROPRIETARY, Ins.LOG_OFF, 0, 0), "LOG OFF"))
+        self._recovering(
+            lambda: self.protocol.call(CommandApdu(CLA_PROPRIETARY, Ins.LOG_OFF, 0, 0), "LOG OFF")
+        )
         self._forget_state()
 
     # -- signatures ----------------------------------------------------------------------
@@ -498,14 +539,16 @@ class BelpicSession:
     def _set_security_environment(self, key: KeyRef, algorithm: int) -> None:
         data = bytes([0x04, 0x80, algorithm, 0x84, key])
         self.protocol.call(
-            CommandApdu(CLA_ISO, Ins.MANAGE_SECURITY_ENVIRONMENT, 0x41, 0xB6, data), "MSE:SET")
+            CommandApdu(CLA_ISO, Ins.MANAGE_SECURITY_ENVIRONMENT, 0x41, 0xB6, data), "MSE:SET"
+        )
         self._security_environment = (key, algorithm)
 
     def _compute_signature(self, dtbs: bytes) -> bytes:
         # Case 4 without Le: T=0 cards answer 61xx and the protocol fetches the signature.
         return self.protocol.call(
             CommandApdu(CLA_ISO, Ins.PERFORM_SECURITY_OPERATION, 0x9E, 0x9A, dtbs),
-            "PSO:COMPUTE DIGITAL SIGNATURE")
+            "PSO:COMPUTE DIGITAL SIGNATURE",
+        )
 
     def sign(
         self,
@@ -525,7 +568,9 @@ class BelpicSession:
         if key not in (KeyRef.AUTHENTICATION, KeyRef.NON_REPUDIATION):
             raise ValueError("only the authentication and signature keys sign")
         if len(digest) != hash_algorithm.digest_size:
-            raise ValueError(f"a {hash_algorithm.value} hash has {hash_algorithm.digest_size} bytes")
+            raise ValueError(
+                f"a {hash_algorithm.value} hash has {hash_algorithm.digest_size} bytes"
+            )
         if pin is not None:
             pin_block(pin)  # refuse a malformed PIN before any APDU
         algorithm, prefix = self._algorithm(hash_algorithm)
@@ -563,7 +608,8 @@ class BelpicSession:
             if len(raw) % 2 or half == 0:
                 raise CardDataError("the card returned a malformed ECDSA signature")
             return utils.encode_dss_signature(
-                int.from_bytes(raw[:half], "big"), int.from_bytes(raw[half:], "big"))
+                int.from_bytes(raw[:half], "big"), int.from_bytes(raw[half:], "big")
+            )
         return raw
 
     def internal_authenticate(self, challenge: bytes) -> bytes:
@@ -575,14 +621,18 @@ class BelpicSession:
         if len(challenge) != 48:
             raise ValueError("the challenge is 48 bytes (a SHA-384 hash)")
         data = bytes([0x94, len(challenge)]) + challenge
-        raw = self._recovering(lambda: self.protocol.call(
-            CommandApdu(CLA_ISO, Ins.INTERNAL_AUTHENTICATE, 0x02, KeyRef.BASIC, data),
-            "INTERNAL AUTHENTICATE"))
+        raw = self._recovering(
+            lambda: self.protocol.call(
+                CommandApdu(CLA_ISO, Ins.INTERNAL_AUTHENTICATE, 0x02, KeyRef.BASIC, data),
+                "INTERNAL AUTHENTICATE",
+            )
+        )
         self._security_environment = None
         if len(raw) != 96:
             raise CardDataError("INTERNAL AUTHENTICATE answered a malformed signature")
         return utils.encode_dss_signature(
-            int.from_bytes(raw[:48], "big"), int.from_bytes(raw[48:], "big"))
+            int.from_bytes(raw[:48], "big"), int.from_bytes(raw[48:], "big")
+        )
 
 
 # --- integrity ------------------------------------------------------------------------------
@@ -590,13 +640,14 @@ class BelpicSession:
 
 def _hash_for_length(length: int) -> hashes.HashAlgorithm:
     try:
-        return {20: hashes.SHA1(), 32: hashes.SHA256(), 48: hashes.SHA384()}[length]
+        return {20: hashes.SHA1(), 32: hashes.SHA256(), 48: hashes.SHA384()}[length]  # noqa: S303 - applet 1.7 photo hashes are SHA-1
     except KeyError:
         raise IntegrityError(f"unexpected hash length {length}") from None
 
 
-def _verify_rrn(rrn: x509.Certificate, signature: bytes, data: bytes,
-                candidates: list[hashes.HashAlgorithm]) -> None:
+def _verify_rrn(
+    rrn: x509.Certificate, signature: bytes, data: bytes, candidates: list[hashes.HashAlgorithm]
+) -> None:
     key = rrn.public_key()
     for algorithm in candidates:
         try:
@@ -635,14 +686,15 @@ def verify_integrity(
     # photo hash length and also try SHA-256 (re-signed CA3 cards keep a SHA-1 photo hash).
     photo_hash = identity.photo_hash or b""
     candidates = [_hash_for_length(len(photo_hash))] if photo_hash else []
-    for extra in (hashes.SHA256(), hashes.SHA384(), hashes.SHA1()):
+    for extra in (hashes.SHA256(), hashes.SHA384(), hashes.SHA1()):  # noqa: S303 - legacy RRN signatures
         if all(type(extra) is not type(c) for c in candidates):
             candidates.append(extra)
     if isinstance(rrn.public_key(), ec.EllipticCurvePublicKey):
         candidates = [hashes.SHA384(), hashes.SHA256()]
     _verify_rrn(rrn, identity_signature, identity_file, candidates)
-    _verify_rrn(rrn, address_signature, address_file.rstrip(b"\x00") + identity_signature,
-                candidates)
+    _verify_rrn(
+        rrn, address_signature, address_file.rstrip(b"\x00") + identity_signature, candidates
+    )
     check_photo(identity, photo)
     if identity.basic_key_hash:
         if basic_key is None:

@@ -9,6 +9,7 @@ Closing the connection is how a card is pulled out.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import socket
 import struct
@@ -95,10 +96,8 @@ class VpcdCard:
         self._closing.set()
         sock, self._sock = self._sock, None
         if sock is not None:
-            try:
+            with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
             sock.close()
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(5)
