@@ -19,6 +19,9 @@ from bridge.card.readers import list_readers
 VPCD_CONF = Path("/etc/reader.conf.d/vpcd")
 READER_0 = "Virtual PCD 00 00"
 READER_1 = "Virtual PCD 00 01"
+# Two people (or helpers) running PC/SC tests at once each take one vpcd reader.
+READER_INDEX = int(os.environ.get("EID_TEST_READER_INDEX", "0"))
+TEST_READER = (READER_0, READER_1)[READER_INDEX]
 
 
 class ServiceMissing(RuntimeError):
@@ -83,3 +86,14 @@ class Pcscd:
     @property
     def owned(self) -> bool:
         return self.process is not None
+
+
+def wait_for_card(reader: str, *, present: bool, timeout: float = 10.0) -> None:
+    """Block until pcscd reports the card in ``reader`` present (or absent)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for state in list_readers():
+            if state.name == reader and state.card_present == present:
+                return
+        time.sleep(0.05)
+    raise TimeoutError(f"pcscd never saw the card {'inserted' if present else 'removed'}")
