@@ -1,0 +1,364 @@
+"""``eid-bridge`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import logging
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from cryptography import x509
+
+from bridge import __version__
+from bridge.card.connect import open_card
+from bridge.card.errors import CardError, PcscUnavailable
+from bridge.card.local import LocalReader
+from bridge.card.readers import list_readers
+from bridge.card.session import BelpicSession, CardContents
+from bridge.config import Settings
+from bridge.messages import explain, message_for
+
+log = logging.getLogger("eid-bridge")
+
+# Exit codes (documented in the README): 0 ok, 1 card/reader problem, 2 usage, 3 setup.
+EXIT_OK, EXIT_CARD, EXIT_USAGE, EXIT_SETUP = 0, 1, 2, 3
+
+
+# --- card access -------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def open_session(settings: Settings, virtual: str | None = None) -> Iterator[BelpicSession]:
+    """A session on the user's card, or on a virtual card in-process (``--virtual``)."""
+    if virtual:
+        from bridge.emulator.applet import BelpicApplet
+        from bridge.emulator.profiles import build_card
+
+        card = build_card(virtual, load_test_pki(settings))
+        reader = LocalReader(f"Virtual in-process reader ({card.profile.name})")
+        reader.insert(BelpicApplet(card.profile))
+        yield BelpicSession(reader.connect())
+        return
+    transport = open_card(settings.reader, connect_delay=settings.connect_delay)
+    try:
+        yield BelpicSession(transport)
+    finally:
+        transport.close()
+
+
+def load_test_pki(settings: Settings) -> Any:
+    from bridge.emulator.pki import DEFAULT_BASE_URL, TestPki
+
+    return TestPki.load_or_create(
+        settings.data_dir / "test-pki",
+        ocsp_base_url=DEFAULT_BASE_URL,
+        crl_base_url=DEFAULT_BASE_URL,
+    )
+
+
+# --- rendering ---------------------------------------------------------------------------
+
+
+def _certificate_summary(der: bytes | None) -> dict[str, str] | None:
+    if der is None:
+        return None
+    cert = x509.load_der_x509_certificate(der)
+    cn = cert.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)
+    issuer = cert.issuer.get_attributes_for_oid(x509.NameOID.COMMON_NAME)
+    return {
+        "subject": str(cn[0].value) if cn else cert.subject.rfc4514_string(),
+        "issuer": str(issuer[0].value) if issuer else cert.issuer.rfc4514_string(),
+        "serial": format(cert.serial_number, "X"),
+        "valid_from": cert.not_valid_before_utc.date().isoformat(),
+        "valid_until": cert.not_valid_after_utc.date().isoformat(),
+        "key": type(cert.public_key()).__name__.removeprefix("_").replace("PublicKey", ""),
+    }
+
+
+def contents_as_dict(contents: CardContents, *, show_nn: bool) -> dict[str, Any]:
+    identity, address = contents.identity, contents.address
+    certs = contents.certificates
+    return {
+        "card": {
+            "number": identity.card_number,
+            "chip_serial": identity.chip_number.hex().upper(),
+            "valid_from": identity.validity_begin.isoformat(),
+            "valid_until": identity.validity_end.isoformat(),
+            "issued_in": identity.delivery_municipality,
+            "document_type": identity.document_type.name,
+            "applet": None
+            if contents.card_data is None
+            else f"{contents.card_data.applet_version >> 4}.{contents.card_data.applet_version & 15}",
+        },
+        "holder": {
+            "surname": identity.surname,
+            "first_names": identity.first_names,
+            "third_name_initial": identity.third_name_initial,
+            "national_number": identity.national_number
+            if show_nn
+            else identity.masked_national_number,
+            "birth_date": identity.birth_date.text,
+            "birth_location": identity.birth_location,
+            "sex": identity.sex.value,
+            "nationality": identity.nationality,
+        },
+        "address": {
+            "street": address.street_and_number,
+            "zip": address.zip_code,
+            "municipality": address.municipality,
+        },
+        "photo_bytes": len(contents.photo),
+        "integrity": "verified" if contents.identity_signature is not None else "not checked",
+        "certificates": {
+            "authentication": _certificate_summary(certs.authentication),
+            "signature": _certificate_summary(certs.signature),
+            "ca": _certificate_summary(certs.ca),
+            "root": _certificate_summary(certs.root),
+            "rrn": _certificate_summary(certs.rrn),
+        },
+    }
+
+
+def _print_tree(data: dict[str, Any], indent: int = 0) -> None:
+    for key, value in data.items():
+        label = key.replace("_", " ")
+        if isinstance(value, dict):
+            print(" " * indent + f"{label}:")
+            _print_tree(value, indent + 2)
+        else:
+            print(" " * indent + f"{label}: {'-' if value is None else value}")
+
+
+# --- commands ----------------------------------------------------------------------------
+
+
+def cmd_card_read(args: argparse.Namespace, settings: Settings) -> int:
+    with open_session(settings, args.virtual) as session:
+        session.card_data  # noqa: B018 - read first, so the applet version is reported
+        contents = session.read_all(verify=not args.no_verify)
+    data = contents_as_dict(contents, show_nn=args.show_nn)
+    if args.json:
+        print(json.dumps(data, indent=2, ensure_ascii=False))
+    else:
+        _print_tree(data)
+    return EXIT_OK
+
+
+def cmd_card_pin_status(args: argparse.Namespace, settings: Settings) -> int:
+    with open_session(settings, args.virtual) as session:
+        status = session.pin_status()
+    if status.tries_left is None:
+        text = "PIN verified in this card session" if status.verified else "unknown (applet 1.1)"
+    elif status.blocked:
+        text = "blocked"
+    else:
+        text = f"{status.tries_left} attempt(s) left"
+    if args.json:
+        print(json.dumps({"tries_left": status.tries_left, "blocked": status.blocked}))
+    else:
+        print(f"PIN: {text}")
+    return EXIT_CARD if status.blocked else EXIT_OK
+
+
+def cmd_card_readers(args: argparse.Namespace, settings: Settings) -> int:
+    readers = list_readers()
+    if not readers:
+        print("no reader connected")
+    for reader in readers:
+        state = "card present" if reader.card_present else "empty"
+        atr = f"  ATR {reader.atr.hex(' ').upper()}" if reader.atr else ""
+        print(f"{reader.name}: {state}{atr}")
+    return EXIT_OK
+
+
+def cmd_emulator_profiles(args: argparse.Namespace, settings: Settings) -> int:
+    from bridge.emulator.profiles import PROFILE_NAMES
+
+    print("\n".join(PROFILE_NAMES))
+    return EXIT_OK
+
+
+@dataclass
+class RunningEmulator:
+    card: Any
+    pcscd: subprocess.Popen[bytes] | None
+    reader: str
+
+    def stop(self) -> None:
+        self.card.remove()
+        if self.pcscd is not None:
+            self.pcscd.terminate()
+            self.pcscd.wait(10)
+
+
+def ensure_pcscd() -> subprocess.Popen[bytes] | None:
+    """Use the running PC/SC service, or start ``pcscd -f`` as root; ``PcscUnavailable``
+    when neither is possible."""
+    try:
+        list_readers()
+        return None
+    except PcscUnavailable:
+        binary = shutil.which("pcscd") or "/usr/sbin/pcscd"
+        if os.geteuid() != 0 or not os.path.exists(binary):
+            raise
+    process = subprocess.Popen([binary, "-f"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            if list_readers():
+                return process
+        except PcscUnavailable:
+            pass
+        time.sleep(0.1)
+    process.terminate()
+    raise PcscUnavailable("pcscd started but shows no reader (is vsmartcard-vpcd installed?)")
+
+
+def start_emulator(
+    settings: Settings, profile: str, reader_index: int, latency: str
+) -> RunningEmulator:
+    from bridge.emulator.applet import BelpicApplet
+    from bridge.emulator.latency import LatencyModel
+    from bridge.emulator.profiles import build_card
+    from bridge.emulator.vpcd import VPCD_PORT, VpcdCard
+
+    pcscd = ensure_pcscd()
+    built = build_card(profile, load_test_pki(settings))
+    model = LatencyModel.zero() if latency == "zero" else LatencyModel.for_atr(built.profile.atr)
+    card = VpcdCard(BelpicApplet(built.profile), port=VPCD_PORT + reader_index, latency=model.cost)
+    card.insert()
+    reader = f"Virtual PCD 00 {reader_index:02d}"
+    deadline = time.monotonic() + 10
+    while not any(r.name == reader and r.card_present for r in list_readers()):
+        if time.monotonic() > deadline:
+            card.remove()
+            raise PcscUnavailable(f"pcscd did not see the virtual card in '{reader}'")
+        time.sleep(0.05)
+    return RunningEmulator(card, pcscd, reader)
+
+
+def cmd_emulator_run(args: argparse.Namespace, settings: Settings) -> int:
+    emulator = start_emulator(settings, args.profile, args.reader_index, args.latency)
+    print(
+        f"virtual card '{args.profile}' inserted in '{emulator.reader}' (PIN 1234); "
+        "Ctrl+C removes it"
+    )
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        while not stop.wait(3600):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        emulator.stop()
+    print("virtual card removed")
+    return EXIT_OK
+
+
+def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    """Read the user's card; without a reader holding one, insert the virtual card first."""
+    settings.demo = True
+    emulator: RunningEmulator | None = None
+    virtual: str | None = None
+    try:
+        readers = list_readers()
+        if not any(r.card_present for r in readers):
+            emulator = start_emulator(settings, args.profile, 0, "default")
+            settings.reader = emulator.reader
+            print(f"no card found: inserted the virtual card '{args.profile}' (PIN 1234)")
+    except PcscUnavailable:
+        virtual = args.profile
+        print(f"no PC/SC service: reading the virtual card '{args.profile}' in-process")
+    try:
+        with open_session(settings, virtual) as session:
+            started = time.perf_counter()
+            contents = session.read_all()
+            elapsed = time.perf_counter() - started
+            status = session.pin_status()
+        _print_tree(contents_as_dict(contents, show_nn=False))
+        print(f"PIN: {status.tries_left} attempt(s) left")
+        stats = session.protocol.stats
+        print(f"read and verified in {elapsed:.2f} s ({stats.apdus} APDUs)")
+    finally:
+        if emulator is not None:
+            emulator.stop()
+    return EXIT_OK
+
+
+# --- parser ------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="eid-bridge", description="Belgian eID bridge")
+    parser.add_argument("--version", action="version", version=f"eid-bridge {__version__}")
+    parser.add_argument("--lang", choices=("en", "fr", "nl"), help="language of messages")
+    parser.add_argument("--reader", help="use this reader (default: the first with a card)")
+    parser.add_argument("-v", "--verbose", action="store_true")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    card = sub.add_parser("card", help="read and use the card").add_subparsers(
+        dest="card_command", required=True
+    )
+    read = card.add_parser("read", help="identity, address and certificates")
+    read.add_argument("--show-nn", action="store_true", help="show the national number in full")
+    read.add_argument("--json", action="store_true")
+    read.add_argument("--no-verify", action="store_true", help="skip the integrity check")
+    read.add_argument("--virtual", metavar="PROFILE", help="read a virtual card in-process")
+    read.set_defaults(func=cmd_card_read)
+    pin = card.add_parser("pin-status", help="PIN attempts left (spends none)")
+    pin.add_argument("--json", action="store_true")
+    pin.add_argument("--virtual", metavar="PROFILE")
+    pin.set_defaults(func=cmd_card_pin_status)
+    card.add_parser("readers", help="list readers").set_defaults(func=cmd_card_readers)
+
+    emu = sub.add_parser("emulator", help="the virtual card").add_subparsers(
+        dest="emulator_command", required=True
+    )
+    run = emu.add_parser("run", help="insert the virtual card into pcscd's vpcd reader")
+    run.add_argument("--profile", default="citizen-1.8")
+    run.add_argument("--reader-index", type=int, default=0, choices=(0, 1))
+    run.add_argument("--latency", choices=("default", "zero"), default="default")
+    run.set_defaults(func=cmd_emulator_run)
+    emu.add_parser("profiles", help="list card profiles").set_defaults(func=cmd_emulator_profiles)
+
+    demo = sub.add_parser("demo", help="read the card, or the virtual card without a reader")
+    demo.add_argument("--profile", default="citizen-1.8")
+    demo.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    settings = Settings.load()
+    if args.lang:
+        settings.language = args.lang
+    if args.reader:
+        settings.reader = args.reader
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING)
+    try:
+        return int(args.func(args, settings))
+    except CardError as exc:
+        print(
+            f"error [{message_for(exc).code}]: {explain(exc, settings.language)}", file=sys.stderr
+        )
+        log.debug("card error", exc_info=True)
+        return EXIT_SETUP if isinstance(exc, PcscUnavailable) else EXIT_CARD
+    except ValueError as exc:  # a bad profile name or setting
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+if __name__ == "__main__":
+    sys.exit(main())
