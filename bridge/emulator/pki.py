@@ -98,12 +98,15 @@ _INDEX_FILE: Final = "index.json"
 _REVOCATIONS_FILE: Final = "revocations.json"
 
 # Validity periods mirror the real hierarchy (CA6 20 years, Citizen CA 12 years, card 10 years).
-ROOT_VALIDITY: Final = dt.timedelta(days=20 * 365 + 5)
-CA_VALIDITY: Final = dt.timedelta(days=12 * 365 + 3)
-RRN_VALIDITY: Final = dt.timedelta(days=10 * 365 + 2)
-RESPONDER_VALIDITY: Final = dt.timedelta(days=10 * 365 + 2)
+ROOT_VALIDITY: Final = dt.timedelta(days=40 * 365 + 10)
+CA_VALIDITY: Final = dt.timedelta(days=30 * 365 + 7)
+RRN_VALIDITY: Final = dt.timedelta(days=25 * 365 + 6)
+RESPONDER_VALIDITY: Final = dt.timedelta(days=25 * 365 + 6)
 CARD_VALIDITY: Final = dt.timedelta(days=10 * 365 + 2)
 CLOCK_SKEW_MARGIN: Final = dt.timedelta(days=1)
+HIERARCHY_AGE: Final = dt.timedelta(days=11 * 365 + 3)
+"""How long before ``now`` the test CAs start: they must predate every card they certify,
+including the expired-card scenario issued ten years and a month ago."""
 """Certificates start a day early so a verifier whose clock lags still accepts them."""
 
 
@@ -1202,7 +1205,7 @@ def _generate_hierarchy(
     crl_base_url: str,
     rsa_root_bits: int,
 ) -> Hierarchy:
-    start = now - CLOCK_SKEW_MARGIN
+    start = now - HIERARCHY_AGE
     cps_url = f"{crl_base_url}/cps"
     ocsp_url = f"{ocsp_base_url}/ocsp/{kind}"
     root_name = f"root-{kind}"

@@ -34,9 +34,18 @@ class Control(IntEnum):
     GET_ATR = 4
 
 
+def _quick_ack(sock: socket.socket) -> None:
+    # vpcd writes a message's length and payload in two sends; with Nagle on its side and
+    # delayed ACKs on ours, every APDU would wait ~40 ms for an ACK. Linux re-arms delayed
+    # ACK after each read, so quick-ACK is asked for again before every read.
+    if hasattr(socket, "TCP_QUICKACK"):
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_QUICKACK, 1)
+
+
 def _recv_exact(sock: socket.socket, size: int) -> bytes | None:
     data = b""
     while len(data) < size:
+        _quick_ack(sock)
         chunk = sock.recv(size - len(data))
         if not chunk:
             return None
