@@ -24,7 +24,7 @@ from bridge.card.connect import open_card
 from bridge.card.errors import CardError, PcscUnavailable
 from bridge.card.local import LocalReader
 from bridge.card.readers import list_readers
-from bridge.card.session import BelpicSession, CardContents
+from bridge.card.session import BelpicSession, CardContents, CardData
 from bridge.config import Settings
 from bridge.messages import explain, message_for
 
@@ -85,6 +85,10 @@ def _certificate_summary(der: bytes | None) -> dict[str, str] | None:
     }
 
 
+def applet_label(card_data: CardData) -> str:
+    return f"{card_data.applet_version >> 4}.{card_data.applet_version & 0x0F}"
+
+
 def contents_as_dict(contents: CardContents, *, show_nn: bool) -> dict[str, Any]:
     identity, address = contents.identity, contents.address
     certs = contents.certificates
@@ -96,9 +100,7 @@ def contents_as_dict(contents: CardContents, *, show_nn: bool) -> dict[str, Any]
             "valid_until": identity.validity_end.isoformat(),
             "issued_in": identity.delivery_municipality,
             "document_type": identity.document_type.name,
-            "applet": None
-            if contents.card_data is None
-            else f"{contents.card_data.applet_version >> 4}.{contents.card_data.applet_version & 15}",
+            "applet": None if contents.card_data is None else applet_label(contents.card_data),
         },
         "holder": {
             "surname": identity.surname,

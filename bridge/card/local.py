@@ -109,6 +109,8 @@ class LocalTransport(Transport):
         return response
 
     def control(self, code: int, data: bytes) -> bytes:
+        with self._reader.lock:
+            self._card()  # a connection to a pulled card must not reach its successor
         if self._reader.control_handler is None:
             raise NotImplementedError("this reader has no control channel")
         return self._reader.control_handler(code, data)

@@ -37,6 +37,8 @@ _SERVICE_DOWN = {
 SCARD_ABSENT = 0x0002
 SCARD_PRESENT = 0x0004
 
+REMOVAL_SETTLE_SECONDS = 1.0
+
 # pcscd answers a few codes as unsigned 32-bit values, pyscard sometimes as signed.
 _MASK = 0xFFFFFFFF
 
@@ -137,8 +139,14 @@ class PcscTransport(Transport):
         if connect_delay:
             time.sleep(connect_delay)
 
+    @property
+    def _handle(self) -> Any:
+        if self._card is None:
+            raise TransportError(f"{self.reader}: the connection to the card is closed")
+        return self._card
+
     def _read_atr(self) -> bytes:
-        rc, _name, _state, _protocol, atr = scard.SCardStatus(self._card)
+        rc, _name, _state, _protocol, atr = scard.SCardStatus(self._handle)
         if rc != scard.SCARD_S_SUCCESS:
             raise pcsc_error(rc, "reading the card status", self.reader)
         return bytes(atr)
@@ -155,7 +163,7 @@ class PcscTransport(Transport):
         pci = (
             scard.SCARD_PCI_T0 if self._protocol == scard.SCARD_PROTOCOL_T0 else scard.SCARD_PCI_T1
         )
-        rc, response = scard.SCardTransmit(self._card, pci, list(apdu))
+        rc, response = scard.SCardTransmit(self._handle, pci, list(apdu))
         if rc != scard.SCARD_S_SUCCESS:
             raise self._classify_failure(pcsc_error(rc, "sending a command", self.reader))
         if len(response) < 2:
@@ -169,14 +177,29 @@ class PcscTransport(Transport):
             error, (CardRemoved, PcscUnavailable, NoReader)
         ):
             return error
-        rc, _name, state, _protocol, _atr = scard.SCardStatus(self._card)
-        code = rc & _MASK
-        if code in (scard.SCARD_W_REMOVED_CARD & _MASK, scard.SCARD_E_NO_SMARTCARD & _MASK):
-            return CardRemoved(f"{self.reader}: the card was removed during a command")
-        if code in (scard.SCARD_E_READER_UNAVAILABLE & _MASK, scard.SCARD_E_UNKNOWN_READER & _MASK):
-            return ReaderNotFound(f"{self.reader}: the reader was unplugged")
-        if code == scard.SCARD_S_SUCCESS and (state & SCARD_ABSENT or not state & SCARD_PRESENT):
-            return CardRemoved(f"{self.reader}: the card was removed during a command")
+        # The driver fails the command before pcscd has noticed the card leaving: give the
+        # reader state a moment to settle (failure path only, so the wait costs nothing
+        # in normal use).
+        deadline = time.monotonic() + REMOVAL_SETTLE_SECONDS
+        while True:
+            rc, _name, state, _protocol, _atr = scard.SCardStatus(self._handle)
+            code = rc & _MASK
+            if code in (scard.SCARD_W_REMOVED_CARD & _MASK, scard.SCARD_E_NO_SMARTCARD & _MASK):
+                return CardRemoved(f"{self.reader}: the card was removed during a command")
+            if code in (
+                scard.SCARD_E_READER_UNAVAILABLE & _MASK,
+                scard.SCARD_E_UNKNOWN_READER & _MASK,
+            ):
+                return ReaderNotFound(f"{self.reader}: the reader was unplugged")
+            if code == scard.SCARD_S_SUCCESS and (
+                state & SCARD_ABSENT or not state & SCARD_PRESENT
+            ):
+                return CardRemoved(f"{self.reader}: the card was removed during a command")
+            if code in {c & _MASK for c in _SERVICE_DOWN}:
+                return PcscUnavailable(f"{self.reader}: the PC/SC service stopped")
+            if time.monotonic() >= deadline:
+                break
+            time.sleep(0.05)
         if type(error) is TransportError:
             return CardMute(f"{self.reader}: the card stopped answering ({error})")
         return error
@@ -186,7 +209,7 @@ class PcscTransport(Transport):
         if self._in_transaction:  # nested operations share the outer lock
             yield
             return
-        rc = scard.SCardBeginTransaction(self._card)
+        rc = scard.SCardBeginTransaction(self._handle)
         if rc != scard.SCARD_S_SUCCESS:
             raise pcsc_error(rc, "locking the card", self.reader)
         self._in_transaction = True
@@ -199,14 +222,14 @@ class PcscTransport(Transport):
             scard.SCardEndTransaction(self._card, scard.SCARD_LEAVE_CARD)
 
     def control(self, code: int, data: bytes) -> bytes:
-        rc, response = scard.SCardControl(self._card, code, list(data))
+        rc, response = scard.SCardControl(self._handle, code, list(data))
         if rc != scard.SCARD_S_SUCCESS:
             raise pcsc_error(rc, "controlling the reader", self.reader)
         return bytes(response)
 
     def reconnect(self, *, reset: bool = False) -> None:
         rc, self._protocol = scard.SCardReconnect(
-            self._card,
+            self._handle,
             scard.SCARD_SHARE_SHARED,
             scard.SCARD_PROTOCOL_T0 | scard.SCARD_PROTOCOL_T1,
             scard.SCARD_RESET_CARD if reset else scard.SCARD_LEAVE_CARD,

@@ -579,25 +579,28 @@ class BelpicSession:
             raise PinRequired("the card needs the PIN for this signature")
 
         def action() -> bytes:
+            auth_right_before = self._auth_pin_verified
             if self._security_environment != (key, algorithm) or wants_pin:
                 self._set_security_environment(key, algorithm)
             if wants_pin:
                 # MSE:SET -> VERIFY -> PSO:CDS, nothing in between ("PIN just before").
                 self._verify(None if use_pinpad else pin)
             try:
-                raw = self._compute_signature(prefix + digest)
-            except ConditionsNotSatisfied:
-                # The card lost its security environment (INTERNAL AUTHENTICATE, another
-                # application): set it again, once.
-                self._set_security_environment(key, algorithm)
-                raw = self._compute_signature(prefix + digest)
+                try:
+                    raw = self._compute_signature(prefix + digest)
+                except ConditionsNotSatisfied:
+                    # The card lost its security environment (INTERNAL AUTHENTICATE, another
+                    # application): set it again, once.
+                    self._set_security_environment(key, algorithm)
+                    raw = self._compute_signature(prefix + digest)
             except SecurityStatusNotSatisfied as exc:
                 self._auth_pin_verified = False
                 raise PinRequired("the card asks for the PIN again") from exc
             if key == KeyRef.NON_REPUDIATION:
-                # "PIN mixed": after a non-repudiation signature the authentication key
-                # needs a fresh VERIFY (manuals 5.1).
-                self._auth_pin_verified = False
+                # "PIN mixed" (manuals 5.1.3): a VERIFY followed by a non-repudiation
+                # signature counts for that signature only; an authentication right
+                # obtained earlier survives it.
+                self._auth_pin_verified = auth_right_before
             else:
                 self._auth_pin_verified = True
             return raw
@@ -700,7 +703,10 @@ def verify_integrity(
         if basic_key is None:
             raise IntegrityError("the basic public key file is missing")
         # The 4040 file is fixed-size; its DER value is what was hashed (content doc 6.2.7).
-        key_der = basic_key[: der_length(basic_key) or len(basic_key)]
+        try:
+            key_der = basic_key[: der_length(basic_key) or len(basic_key)]
+        except CardDataError as exc:
+            raise IntegrityError("the basic public key file is damaged") from exc
         if hashlib.sha384(key_der).digest() != identity.basic_key_hash:
             raise IntegrityError("the basic public key does not match the identity file")
 

@@ -75,7 +75,12 @@ class VpcdCard:
         self.latency = latency
         self.pull_before: Callable[[bytes], bool] | None = None
         self.mute = False
-        """A mute card: its chip answers neither the ATR request nor commands."""
+        """The chip stops completing its answers to commands (a damaged chip)."""
+        self.no_atr = False
+        """The chip gives no ATR at all: vpcd then reports no card in the reader."""
+        self.mute_wait = 1.0
+        """How long the reader waits for a mute card before giving up (the card's waiting
+        time)."""
         self._sock: socket.socket | None = None
         self._thread: threading.Thread | None = None
         self._closing = threading.Event()
@@ -158,11 +163,16 @@ class VpcdCard:
             elif code == Control.RESET:
                 self.card.reset()
             elif code == Control.GET_ATR:
-                # A mute chip gives no ATR; vpcd treats an empty answer as a failed power-up.
-                self._send(sock, b"" if self.mute else self.card.atr)
+                # vpcd treats an empty answer as "no card" (it ejects the connection).
+                self._send(sock, b"" if self.no_atr else self.card.atr)
             return True
         if self.mute:
-            return True  # never answers: the reader times out
+            # vpcd would wait forever for a silent card and ejects it on an empty answer, so
+            # after the waiting time the chip "answers" one byte without a status word: what
+            # the host sees from a chip that no longer completes its answers.
+            time.sleep(self.mute_wait)
+            self._send(sock, b"\x00")
+            return True
         pull = self.pull_before
         if pull is not None and pull(payload):
             self.pull_before = None
