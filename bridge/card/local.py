@@ -31,6 +31,20 @@ class LocalCard(Protocol):
     def process(self, apdu: bytes) -> bytes: ...
 
 
+class FaultVerdict(Protocol):
+    @property
+    def value(self) -> str: ...
+
+
+class FaultHook(Protocol):
+    """A fault plan (``bridge.emulator.latency.FaultPlan``): consulted before the card sees
+    each command; its verdict's value is ``"none"``, ``"remove"`` or ``"mute"``."""
+
+    def on_apdu(self, command: bytes) -> FaultVerdict: ...
+
+    def reinsert(self) -> None: ...
+
+
 class LocalReader:
     """A reader slot holding at most one in-process card; cards can be inserted and pulled
     from another thread, as a user does."""
@@ -50,12 +64,14 @@ class LocalReader:
         """Bumped at each insertion, so a connection to a pulled card stays dead."""
         self.lock = threading.Lock()
         self.mute = False
-        self.pull_before: Callable[[bytes], bool] | None = None
-        """Fault injection: when it returns True for a command, the card is pulled as that
-        command goes out (the card never answers it)."""
+        """The chip no longer answers (a damaged card): every command fails."""
+        self.faults: FaultHook | None = None
+        """Planned faults: the card pulled, or one command unanswered, at a given APDU."""
 
     def insert(self, card: LocalCard) -> None:
         with self.lock:
+            if self.faults is not None:
+                self.faults.reinsert()
             self.card = card
             self.generation += 1
             card.power_on()
@@ -68,6 +84,23 @@ class LocalReader:
 
     def connect(self) -> LocalTransport:
         return LocalTransport(self)
+
+    def apply_faults(self, apdu: bytes) -> LocalCard:
+        """The card about to receive ``apdu``, after the injected faults; call under
+        ``lock``. Raises ``CardRemoved`` (the card leaves the reader) or ``CardMute``."""
+        card = self.card
+        if card is None:
+            raise CardRemoved(f"{self.name}: the card was removed")
+        if self.mute:
+            raise CardMute(f"{self.name}: the card does not answer")
+        verdict = self.faults.on_apdu(apdu).value if self.faults is not None else "none"
+        if verdict == "remove":
+            card.power_off()
+            self.card = None
+            raise CardRemoved(f"{self.name}: the card was removed during a command")
+        if verdict == "mute":
+            raise CardMute(f"{self.name}: the card did not answer")
+        return card
 
 
 class LocalTransport(Transport):
@@ -94,16 +127,8 @@ class LocalTransport(Transport):
 
     def transmit(self, apdu: bytes) -> bytes:
         with self._reader.lock:
-            card = self._card()
-            if self._reader.mute:
-                raise CardMute(f"{self.reader}: the card does not answer")
-            pull = self._reader.pull_before
-            if pull is not None and pull(apdu):
-                card.power_off()
-                self._reader.card = None
-                self._reader.pull_before = None
-                raise CardRemoved(f"{self.reader}: the card was removed during a command")
-            response = card.process(apdu)
+            self._card()
+            response = self._reader.apply_faults(apdu).process(apdu)
         if self._reader.latency is not None:
             time.sleep(self._reader.latency(apdu, response))
         return response

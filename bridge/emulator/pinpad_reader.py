@@ -534,18 +534,7 @@ class PinpadReader:
         """Send the completed APDU to the card, with the slot's fault injection."""
         reader = self._slot()
         with reader.lock:
-            card = reader.card
-            if card is None:
-                raise CardRemoved(f"{reader.name}: the card was removed during PIN entry")
-            if reader.mute:
-                raise CardMute(f"{reader.name}: the card does not answer")
-            pull = reader.pull_before
-            if pull is not None and pull(apdu):
-                card.power_off()
-                reader.card = None
-                reader.pull_before = None
-                raise CardRemoved(f"{reader.name}: the card was removed during a command")
-            response = card.process(apdu)
+            response = reader.apply_faults(apdu).process(apdu)
         if len(response) < 2:
             return _sw(SW.NO_PRECISE_DIAGNOSTIC)
         return response

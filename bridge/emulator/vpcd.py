@@ -19,6 +19,7 @@ from collections.abc import Callable
 from enum import IntEnum
 
 from bridge.card.local import LocalCard
+from bridge.emulator.latency import FaultAction, FaultPlan
 
 log = logging.getLogger(__name__)
 
@@ -57,8 +58,9 @@ class VpcdCard:
     """Keeps one virtual card inserted in a vpcd reader until ``remove()``.
 
     ``latency(command, response)`` seconds are spent before each answer (the card's transfer
-    and processing time). ``pull_before(command)`` returning True pulls the card out as that
-    command arrives: pcscd then reports the card removed to whoever sent it.
+    and processing time). ``faults`` (a ``FaultPlan``) pulls the card out as a given command
+    arrives (pcscd then reports the card removed to whoever sent it) or leaves one command
+    unanswered; ``mute`` makes the chip stop answering altogether.
     """
 
     def __init__(
@@ -73,7 +75,7 @@ class VpcdCard:
         self.host = host
         self.port = port
         self.latency = latency
-        self.pull_before: Callable[[bytes], bool] | None = None
+        self.faults: FaultPlan | None = None
         self.mute = False
         """The chip stops completing its answers to commands (a damaged chip)."""
         self.no_atr = False
@@ -103,6 +105,8 @@ class VpcdCard:
         self._sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self._closing.clear()
         self.removed.clear()
+        if self.faults is not None:
+            self.faults.reinsert()
         self._thread = threading.Thread(target=self._serve, name="vpcd-card", daemon=True)
         self._thread.start()
 
@@ -166,17 +170,16 @@ class VpcdCard:
                 # vpcd treats an empty answer as "no card" (it ejects the connection).
                 self._send(sock, b"" if self.no_atr else self.card.atr)
             return True
-        if self.mute:
+        verdict = self.faults.on_apdu(payload) if self.faults is not None else FaultAction.NONE
+        if verdict is FaultAction.REMOVE:
+            return False
+        if self.mute or verdict is FaultAction.MUTE:
             # vpcd would wait forever for a silent card and ejects it on an empty answer, so
             # after the waiting time the chip "answers" one byte without a status word: what
             # the host sees from a chip that no longer completes its answers.
             time.sleep(self.mute_wait)
             self._send(sock, b"\x00")
             return True
-        pull = self.pull_before
-        if pull is not None and pull(payload):
-            self.pull_before = None
-            return False
         response = self.card.process(payload)
         if self.latency is not None:
             time.sleep(self.latency(payload, response))

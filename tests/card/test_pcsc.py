@@ -29,6 +29,7 @@ from bridge.card.errors import (
 from bridge.card.pcsc import PcscContext, PcscTransport
 from bridge.card.readers import ReaderEvent, ReaderEventKind, ReaderMonitor, list_readers
 from bridge.card.session import BelpicSession
+from bridge.emulator.latency import FaultPlan, ins_is
 from tests.conftest import PcscCard
 from tests.services import TEST_READER, wait_for_card
 
@@ -99,16 +100,9 @@ def test_unknown_reader_is_reader_not_found(pcscd: object) -> None:
 
 def test_card_pulled_during_read_then_reinserted(vpcd_card: InsertCard) -> None:
     card = vpcd_card("citizen-1.8")
-    photo_reads = 0
-
-    def pull_at_third_photo_chunk(apdu: bytes) -> bool:
-        nonlocal photo_reads
-        if apdu[1] == Ins.READ_BINARY and card.applet.current_file == FileId.PHOTO.path:
-            photo_reads += 1
-            return photo_reads == 3
-        return False
-
-    card.vpcd.pull_before = pull_at_third_photo_chunk
+    card.vpcd.faults = FaultPlan().remove_at(
+        3, lambda apdu: apdu[1] == Ins.READ_BINARY and card.applet.current_file == FileId.PHOTO.path
+    )
     with PcscTransport(card.reader) as transport:
         session = BelpicSession(transport)
         with pytest.raises(CardRemoved):
@@ -121,7 +115,7 @@ def test_card_pulled_during_read_then_reinserted(vpcd_card: InsertCard) -> None:
 
 def test_card_pulled_during_signature_signs_nothing(vpcd_card: InsertCard) -> None:
     card = vpcd_card("citizen-1.7")
-    card.vpcd.pull_before = lambda apdu: apdu[1] == Ins.PERFORM_SECURITY_OPERATION
+    card.vpcd.faults = FaultPlan().remove_at(1, ins_is(Ins.PERFORM_SECURITY_OPERATION))
     with PcscTransport(card.reader) as transport:
         session = BelpicSession(transport)
         with pytest.raises(CardRemoved):

@@ -50,6 +50,7 @@ from bridge.card.local import LocalReader, LocalTransport
 from bridge.card.session import BelpicSession, basic_public_key, der_length, pin_block
 from bridge.card.transport import Transport
 from bridge.emulator.applet import BelpicApplet
+from bridge.emulator.latency import FaultPlan, starts_with
 from bridge.emulator.pinpad_reader import (
     MODIFY_IOCTL,
     VERIFY_IOCTL,
@@ -1110,7 +1111,7 @@ def test_internal_authenticate_on_1_7_is_unsupported(shared_cards: dict[str, Bui
 def test_card_pulled_at_the_signature(citizen: InProcessCard) -> None:
     session, reader, applet = citizen.session, citizen.reader, citizen.applet
     session.verify_pin(PIN)
-    reader.pull_before = lambda apdu: apdu[:2] == b"\x00\x2a"
+    reader.faults = FaultPlan().remove_at(1, starts_with(b"\x00\x2a"))
 
     with pytest.raises(CardRemoved):
         session.sign(KeyRef.AUTHENTICATION, bytes(32), HashAlgorithm.SHA256)
@@ -1140,10 +1141,13 @@ def test_card_pulled_while_reading_the_photo(
     citizen: InProcessCard, shared_cards: dict[str, BuiltCard], version: str
 ) -> None:
     reader, applet = citizen.reader, citizen.applet
-    reader.pull_before = lambda apdu: (
-        is_read_binary(apdu)
-        and applet.current_file == FileId.PHOTO.path
-        and read_offset(apdu) >= 1024
+    reader.faults = FaultPlan().remove_at(
+        1,
+        lambda apdu: (
+            is_read_binary(apdu)
+            and applet.current_file == FileId.PHOTO.path
+            and read_offset(apdu) >= 1024
+        ),
     )
     with pytest.raises(CardRemoved):
         citizen.session.read_photo()
