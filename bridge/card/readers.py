@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
@@ -97,11 +98,17 @@ class ReaderMonitor:
 
     def stop(self, timeout: float = 5.0) -> None:
         self._stop.set()
-        with self._lock:
-            if self._context is not None:
-                self._context.cancel()
-        if self._thread is not None:
-            self._thread.join(timeout)
+        deadline = time.monotonic() + timeout
+        # SCardCancel only wakes a wait in progress: one landing between two waits is lost,
+        # so cancel again until the thread has seen the stop flag.
+        while self._thread is not None and self._thread.is_alive():
+            with self._lock:
+                if self._context is not None:
+                    self._context.cancel()
+            self._thread.join(0.1)
+            if time.monotonic() > deadline:
+                log.warning("reader monitor did not stop in %.1f s", timeout)
+                break
 
     def _emit(self, event: ReaderEvent) -> None:
         try:

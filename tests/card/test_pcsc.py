@@ -230,10 +230,19 @@ def test_monitor_reports_insert_and_remove_without_polling(
     try:
         seen = {events.get(timeout=5).reader for _ in range(2)}
         assert {"Virtual PCD 00 00", "Virtual PCD 00 01"} <= seen | {TEST_READER}
+        # pcscd may still be settling the previous test's card removal: wait until the
+        # monitor has been asleep for half a second, then measure a quiet period.
+        deadline = time.monotonic() + 10
+        settled = waits
+        while time.monotonic() < deadline:
+            time.sleep(0.5)
+            if waits == settled:
+                break
+            settled = waits
         while not events.empty():
             events.get()
         idle_waits = waits
-        time.sleep(1.5)
+        time.sleep(2.0)
         assert waits == idle_waits, "the monitor woke up while nothing happened"
 
         card = vpcd_card("citizen-1.8")
