@@ -10,7 +10,7 @@ import hashlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
@@ -86,17 +86,21 @@ class CardData:
         if len(data) < 22:
             raise CardDataError(f"GET CARD DATA answered {len(data)} bytes, expected 28")
         version = data[21]
+        # Bytes 0-21 are the same on every applet (serial, chip and OS data, version).
+        common: dict[str, Any] = {
+            "serial": data[0:16],
+            "component_code": data[16],
+            "os_number": data[17],
+            "os_version": data[18],
+            "softmask_number": data[19],
+            "softmask_version": data[20],
+            "applet_version": version,
+        }
         if version < AppletVersion.V1_7:
             # Applet 1.1: bytes 21-22 applet version, 23-24 interface, 25-26 PKCS#15, 27 life
             # cycle; the global OS version and PKCS#1 bytes do not exist.
             return cls(
-                serial=data[0:16],
-                component_code=data[16],
-                os_number=data[17],
-                os_version=data[18],
-                softmask_number=data[19],
-                softmask_version=data[20],
-                applet_version=version,
+                **common,
                 global_os_version=0,
                 applet_interface_version=int.from_bytes(data[23:25], "big"),
                 pkcs1_support=0,
@@ -107,13 +111,7 @@ class CardData:
             raise CardDataError(f"GET CARD DATA answered {len(data)} bytes, expected 28")
         tries = data[28] if len(data) >= 29 and data[28] != 0xFF else None
         return cls(
-            serial=data[0:16],
-            component_code=data[16],
-            os_number=data[17],
-            os_version=data[18],
-            softmask_number=data[19],
-            softmask_version=data[20],
-            applet_version=version,
+            **common,
             global_os_version=int.from_bytes(data[22:24], "big"),
             applet_interface_version=data[24],
             pkcs1_support=data[25],

@@ -437,13 +437,25 @@ class OcspCrlServer:
         return OcspOverrides()
 
     async def _handle_crl(self, request: web.Request) -> web.StreamResponse:
+        return await self._serve_authority_file(request, "crl")
+
+    async def _handle_ca(self, request: web.Request) -> web.StreamResponse:
+        return await self._serve_authority_file(request, "ca")
+
+    async def _serve_authority_file(
+        self, request: web.Request, kind: Literal["crl", "ca"]
+    ) -> web.StreamResponse:
+        """A CA's CRL or certificate; both follow ``crl_mode`` (OCSP has its own mode)."""
         at = time.monotonic()
         mode = self._crl_mode
-        response = await self._crl_response(request.match_info["name"], mode)
-        self._record("crl", request, mode, response.status, at)
+        response = await self._authority_file(request.match_info["name"], mode, kind)
+        self._record(kind, request, mode, response.status, at)
         return response
 
-    async def _crl_response(self, name: str, mode: CrlMode) -> web.Response:
+    async def _authority_file(
+        self, name: str, mode: CrlMode, kind: Literal["crl", "ca"]
+    ) -> web.Response:
+        content_type = "application/pkix-crl" if kind == "crl" else "application/pkix-cert"
         if mode == "down":
             return _unavailable()
         if mode == "slow":
@@ -454,9 +466,12 @@ class OcspCrlServer:
         try:
             authority = pki.ca(name)
         except KeyError:
-            return web.Response(status=404, text=f"no CRL named {name!r}\n")
+            what = "CRL" if kind == "crl" else "CA"
+            return web.Response(status=404, text=f"no {what} named {name!r}\n")
         if mode == "malformed":
-            return web.Response(body=MALFORMED_BODY, content_type="application/pkix-crl")
+            return web.Response(body=MALFORMED_BODY, content_type=content_type)
+        if kind == "ca":
+            return web.Response(body=authority.der, content_type=content_type)
         if mode == "stale":
             now = dt.datetime.now(dt.UTC).replace(microsecond=0)
             der = pki.crl_der(
@@ -466,30 +481,7 @@ class OcspCrlServer:
             )
         else:
             der = pki.crl_der(authority)
-        return web.Response(body=der, content_type="application/pkix-crl")
-
-    async def _handle_ca(self, request: web.Request) -> web.StreamResponse:
-        at = time.monotonic()
-        mode = self._crl_mode
-        response = await self._ca_response(request.match_info["name"], mode)
-        self._record("ca", request, mode, response.status, at)
-        return response
-
-    async def _ca_response(self, name: str, mode: CrlMode) -> web.Response:
-        if mode == "down":
-            return _unavailable()
-        if mode == "slow":
-            await self._delay()
-        pki = self.pki
-        if pki is None:
-            return _unavailable()
-        try:
-            authority = pki.ca(name)
-        except KeyError:
-            return web.Response(status=404, text=f"no CA named {name!r}\n")
-        if mode == "malformed":
-            return web.Response(body=MALFORMED_BODY, content_type="application/pkix-cert")
-        return web.Response(body=authority.der, content_type="application/pkix-cert")
+        return web.Response(body=der, content_type=content_type)
 
 
 def _unavailable() -> web.Response:
