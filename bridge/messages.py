@@ -119,6 +119,14 @@ MESSAGES: dict[type[BaseException], UserMessage] = {
         fr="Code PIN erroné. Encore {tries_left} essai(s) avant le blocage de la carte.",
         nl="Verkeerde pincode. Nog {tries_left} poging(en) voor de kaart geblokkeerd wordt.",
     ),
+    card.PinIncorrectTriesUnknown: UserMessage(
+        "PIN_INCORRECT",
+        en="Wrong PIN. Careful: after three wrong attempts in a row the card is blocked.",
+        fr="Code PIN erroné. Attention : après trois essais erronés d'affilée, la carte est "
+        "bloquée.",
+        nl="Verkeerde pincode. Let op: na drie foute pogingen na elkaar wordt de kaart "
+        "geblokkeerd.",
+    ),
     card.PinBlocked: UserMessage(
         "PIN_BLOCKED",
         en="The PIN is blocked after three wrong attempts. " + _PUK["en"],

@@ -94,6 +94,14 @@ class PinIncorrect(PinError):
         super().__init__(f"wrong PIN, {tries_left} tries left")
 
 
+class PinIncorrectTriesUnknown(PinIncorrect):
+    """Wrong PIN, through a path (PKCS#11) that does not say how many tries are left."""
+
+    def __init__(self) -> None:
+        PinError.__init__(self, "wrong PIN")
+        self.tries_left = -1
+
+
 class PinBlocked(PinError):
     """Three wrong PINs: only the municipality can unblock it (with the PUK letter)."""
 

@@ -28,8 +28,9 @@ from bridge.card.errors import (
     PinBlocked,
     PinCancelled,
     PinFormatError,
-    PinIncorrect,
+    PinIncorrectTriesUnknown,
     TransportError,
+    UnsupportedCard,
 )
 from bridge.card.session import pin_block
 
@@ -69,7 +70,7 @@ def find_module() -> Path | None:
 
 def _map_error(exc: Exception) -> CardError:
     if isinstance(exc, p11.PinIncorrect):
-        return PinIncorrect(-1)  # PKCS#11 does not say how many tries are left
+        return PinIncorrectTriesUnknown()
     if isinstance(exc, p11.PinLocked):
         return PinBlocked()
     if isinstance(exc, (p11.PinLenRange, p11.PinInvalid)):
@@ -78,7 +79,19 @@ def _map_error(exc: Exception) -> CardError:
         return PinCancelled("PIN entry cancelled")
     if isinstance(exc, (p11.TokenNotPresent, p11.DeviceRemoved)):
         return CardRemoved("the card was removed")
+    if isinstance(exc, (p11.FunctionNotSupported, p11.MechanismInvalid)):
+        # e.g. OpenSC 0.23: no non-repudiation key, no EC signatures on applet 1.8.
+        return UnsupportedCard(
+            f"this PKCS#11 module cannot do that with this card ({type(exc).__name__})"
+        )
     return TransportError(f"PKCS#11: {type(exc).__name__} {exc}")
+
+
+def _always_authenticate(key: Any) -> bool:
+    try:
+        return bool(key[Attribute.ALWAYS_AUTHENTICATE])
+    except p11.PKCS11Error:
+        return False
 
 
 @dataclass(frozen=True)
@@ -142,14 +155,17 @@ class Pkcs11Card:
         with self._session(pin) as session:
             try:
                 private = session.get_key(object_class=ObjectClass.PRIVATE_KEY, label=label)
+                # Modules flag the non-repudiation key CKA_ALWAYS_AUTHENTICATE: the PIN is
+                # given again for each signature (context-specific login after C_SignInit).
+                again = pin if _always_authenticate(private) else None
                 if private.key_type == pkcs11.KeyType.EC:
-                    raw = private.sign(digest, mechanism=Mechanism.ECDSA)
+                    raw = private.sign(digest, mechanism=Mechanism.ECDSA, pin=again)
                     half = len(raw) // 2
                     return utils.encode_dss_signature(
                         int.from_bytes(raw[:half], "big"), int.from_bytes(raw[half:], "big")
                     )
                 data = hash_algorithm.digest_info_prefix + digest
-                return bytes(private.sign(data, mechanism=Mechanism.RSA_PKCS))
+                return bytes(private.sign(data, mechanism=Mechanism.RSA_PKCS, pin=again))
             except p11.PKCS11Error as exc:
                 raise _map_error(exc) from exc
 
@@ -172,18 +188,23 @@ class Pkcs11Backend:
             f"{self._lib.library_version[0]}.{self._lib.library_version[1]}"
         )
 
-    def cards(self) -> list[Pkcs11Card]:
+    def cards(self, reader: str | None = None) -> list[Pkcs11Card]:
+        """Tokens with a card; ``reader`` keeps those whose slot names that reader."""
         try:
+            slots = self._lib.get_slots(token_present=True)
             return [
-                Pkcs11Card(slot.get_token()) for slot in self._lib.get_slots(token_present=True)
+                Pkcs11Card(slot.get_token())
+                for slot in slots
+                if reader is None or reader in str(slot.slot_description)
             ]
         except p11.PKCS11Error as exc:
             raise _map_error(exc) from exc
 
-    def card(self) -> Pkcs11Card:
-        cards = self.cards()
+    def card(self, reader: str | None = None) -> Pkcs11Card:
+        cards = self.cards(reader)
         if not cards:
-            raise NoCard("the PKCS#11 module sees no card")
+            where = f" in '{reader}'" if reader else ""
+            raise NoCard(f"the PKCS#11 module sees no card{where}")
         return cards[0]
 
 

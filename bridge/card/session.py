@@ -20,7 +20,10 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
 from bridge.card import pinpad
 from bridge.card.apdu import CLA_ISO, CLA_PROPRIETARY, SW, CommandApdu, Ins, is_pin_retry
 from bridge.card.constants import (
+    ATR_APPLET_1_0,
+    ATR_APPLET_1_1,
     ATR_APPLET_1_8,
+    ATR_APPLET_BETA,
     BELPIC_APPLET_AID,
     CERTIFICATE_FILES,
     PIN_REFERENCE,
@@ -56,6 +59,7 @@ MAX_CHUNK = 256
 """READ BINARY Le=00 reads 256 bytes (manuals 6.4). eid-mw uses 252 for an old Mac reader;
 a setting could lower it, but no supported reader needs that today."""
 MAX_OFFSET = 0x7FFF
+RSA_ATRS = (ATR_APPLET_1_1, ATR_APPLET_1_0, ATR_APPLET_BETA)
 PIN_MIN_DIGITS = 4
 PIN_MAX_DIGITS = 12
 
@@ -292,8 +296,13 @@ class BelpicSession:
 
     @property
     def is_ec(self) -> bool:
-        if self._card_data is None and self.transport.atr == ATR_APPLET_1_8:
-            return True  # the 1.8 ATR is exact (commons-eid decides EC by ATR too)
+        if self._card_data is None:
+            # The known ATRs settle it without an APDU (commons-eid decides EC by ATR too);
+            # only an unknown ATR needs GET CARD DATA.
+            if self.transport.atr == ATR_APPLET_1_8:
+                return True
+            if self.transport.atr in RSA_ATRS:
+                return False
         return self.card_data.is_ec
 
     def _select_applet(self) -> None:
@@ -529,9 +538,9 @@ class BelpicSession:
                 HashAlgorithm.SHA384: EcAlgorithm.ECDSA_SHA384,
                 HashAlgorithm.SHA512: EcAlgorithm.ECDSA_SHA512,
             }[hash_algorithm], b""
-        if hash_algorithm is HashAlgorithm.SHA256 and self.applet_version >= AppletVersion.V1_7:
-            return RsaAlgorithm.PKCS1_SHA256, b""
-        # Applet 1.1, and SHA-384/512 everywhere: the host prepends the DigestInfo.
+        # Reference 01 with the DigestInfo prepended works on applets 1.1 and 1.7 alike
+        # (manual 1.7 table 11), so no GET CARD DATA is needed to tell them apart; the
+        # signature is the same PKCS#1 v1.5 value as with reference 08.
         return RsaAlgorithm.PKCS1, hash_algorithm.digest_info_prefix
 
     def _set_security_environment(self, key: KeyRef, algorithm: int) -> None:

@@ -206,10 +206,10 @@ def test_is_ec_from_the_1_8_atr_sends_nothing(shared_cards: dict[str, BuiltCard]
     assert card.applet.log == []
 
 
-def test_is_ec_on_1_7_asks_the_card(shared_cards: dict[str, BuiltCard]) -> None:
+def test_is_ec_on_a_known_rsa_atr_needs_no_apdu(shared_cards: dict[str, BuiltCard]) -> None:
     card = open_profile(shared_cards["citizen-1.7"])
     assert card.session.is_ec is False
-    assert instructions(card.applet) == [Ins.GET_CARD_DATA]
+    assert instructions(card.applet) == []
 
 
 def test_card_data_reselects_the_applet_after_the_card_manager(citizen: InProcessCard) -> None:
@@ -699,8 +699,9 @@ def test_authentication_signature_verifies_with_the_auth_certificate(
         Ins.GET_RESPONSE,
     ]
     expected_reference = {
-        ("1.7", HashAlgorithm.SHA256): 0x08,  # RSASSA-PKCS1-v1.5 SHA-256, raw hash
-        ("1.7", HashAlgorithm.SHA384): 0x01,  # host-side DigestInfo
+        # RSA: reference 01 with a host-side DigestInfo for every hash, valid on 1.1 and 1.7
+        ("1.7", HashAlgorithm.SHA256): 0x01,
+        ("1.7", HashAlgorithm.SHA384): 0x01,
         ("1.7", HashAlgorithm.SHA512): 0x01,
         ("1.8", HashAlgorithm.SHA256): 0x01,
         ("1.8", HashAlgorithm.SHA384): 0x02,
@@ -1248,7 +1249,6 @@ def test_reset_before_the_signature_redoes_mse_verify_pso(
     )
     assert transport.reconnects == 1
     assert instructions(card.applet) == [
-        *([Ins.GET_CARD_DATA] if not card.built.profile.is_ec else []),
         Ins.MANAGE_SECURITY_ENVIRONMENT,
         Ins.VERIFY,
         Ins.MANAGE_SECURITY_ENVIRONMENT,
