@@ -273,9 +273,10 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     settings.demo = True
     emulator: RunningEmulator | None = None
     virtual: str | None = None
+    pcscd: subprocess.Popen[bytes] | None = None
     try:
-        readers = list_readers()
-        if not any(r.card_present for r in readers):
+        pcscd = ensure_pcscd()  # as root on a fresh machine: start the PC/SC service
+        if not any(r.card_present for r in list_readers()):
             emulator = start_emulator(settings, args.profile, 0, "default")
             settings.reader = emulator.reader
             print(f"no card found: inserted the virtual card '{args.profile}' (PIN 1234)")
@@ -295,6 +296,9 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     finally:
         if emulator is not None:
             emulator.stop()
+        if pcscd is not None:
+            pcscd.terminate()
+            pcscd.wait(10)
     return EXIT_OK
 
 

@@ -1,0 +1,82 @@
+"""The ``eid-bridge`` command line, run as a user runs it (a subprocess)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.services import Pcscd
+
+
+def run(*args: str, tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    environment = dict(os.environ, EID_BRIDGE_DATA_DIR=str(tmp_path / "data"), **env)
+    return subprocess.run(
+        [sys.executable, "-m", "bridge.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=environment,
+        check=False,
+    )
+
+
+def test_card_read_masks_the_national_number(tmp_path: Path) -> None:
+    result = run("card", "read", "--json", "--virtual", "citizen-1.7", tmp_path=tmp_path)
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["holder"]["national_number"] == "85.07.30-***.**"
+    assert "85073003328" not in result.stdout
+    assert data["holder"]["surname"] == "Peeters"
+    assert data["integrity"] == "verified"
+    assert data["certificates"]["authentication"]["subject"] == "Jan Peeters (Authentication)"
+
+    shown = run(
+        "card", "read", "--json", "--show-nn", "--virtual", "citizen-1.7", tmp_path=tmp_path
+    )
+    assert json.loads(shown.stdout)["holder"]["national_number"] == "85073003328"
+
+
+def test_pin_status_of_a_blocked_card(tmp_path: Path) -> None:
+    result = run("card", "pin-status", "--json", "--virtual", "blocked-pin-1.8", tmp_path=tmp_path)
+    assert result.returncode == 1
+    assert json.loads(result.stdout) == {"tries_left": 0, "blocked": True}
+    ok = run("card", "pin-status", "--virtual", "one-try-left-1.7", tmp_path=tmp_path)
+    assert ok.returncode == 0
+    assert ok.stdout.strip() == "PIN: 1 attempt(s) left"
+
+
+def test_unknown_profile_is_a_usage_error(tmp_path: Path) -> None:
+    result = run("card", "read", "--virtual", "nonsense", tmp_path=tmp_path)
+    assert result.returncode == 2
+    assert "citizen-1.8" in result.stderr  # it lists what exists
+
+
+@pytest.mark.pcsc
+def test_no_card_message_in_each_language(pcscd: Pcscd, tmp_path: Path) -> None:
+    texts = {
+        "en": "Insert your eID card",
+        "fr": "Insérez votre carte eID",
+        "nl": "Steek uw eID-kaart",
+    }
+    for lang, text in texts.items():
+        result = run(
+            "--lang", lang, "--reader", "Virtual PCD 00 00", "card", "read", tmp_path=tmp_path
+        )
+        assert result.returncode == 1
+        assert "NO_CARD" in result.stderr
+        assert text in result.stderr
+
+
+@pytest.mark.pcsc
+def test_demo_reads_the_virtual_card_through_pcscd(pcscd: Pcscd, tmp_path: Path) -> None:
+    result = run("demo", tmp_path=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "inserted the virtual card 'citizen-1.8'" in result.stdout
+    assert "integrity: verified" in result.stdout
+    assert "PIN: 3 attempt(s) left" in result.stdout
+    assert "90.02.15-***.**" in result.stdout
