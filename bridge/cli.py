@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import json
 import logging
 import os
@@ -15,6 +16,7 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from cryptography import x509
@@ -56,14 +58,19 @@ def open_session(settings: Settings, virtual: str | None = None) -> Iterator[Bel
         transport.close()
 
 
-def load_test_pki(settings: Settings) -> Any:
+@functools.cache
+def _test_pki(directory: Path) -> Any:
     from bridge.emulator.pki import DEFAULT_BASE_URL, TestPki
 
     return TestPki.load_or_create(
-        settings.data_dir / "test-pki",
-        ocsp_base_url=DEFAULT_BASE_URL,
-        crl_base_url=DEFAULT_BASE_URL,
+        directory, ocsp_base_url=DEFAULT_BASE_URL, crl_base_url=DEFAULT_BASE_URL
     )
+
+
+def load_test_pki(settings: Settings) -> Any:
+    """One test PKI object per process: the virtual card's revocations and the OCSP server
+    that reports them must share its state."""
+    return _test_pki(settings.data_dir / "test-pki")
 
 
 # --- rendering ---------------------------------------------------------------------------
@@ -154,6 +161,60 @@ def cmd_card_read(args: argparse.Namespace, settings: Settings) -> int:
     else:
         _print_tree(data)
     return EXIT_OK
+
+
+@contextlib.contextmanager
+def test_revocation_server(settings: Settings) -> Iterator[None]:
+    """In demo mode, serve the test PKI's OCSP and CRLs on 127.0.0.1:35980 (the URLs its
+    certificates carry), unless something already listens there."""
+    from bridge.emulator.ocsp_server import OcspCrlServer
+    from bridge.emulator.pki import DEFAULT_PORT
+
+    try:
+        server = OcspCrlServer(load_test_pki(settings), port=DEFAULT_PORT)
+    except OSError:  # already served (e.g. by a running "emulator run")
+        yield
+        return
+    with server.run_in_thread():
+        yield
+
+
+def cmd_card_validate(args: argparse.Namespace, settings: Settings) -> int:
+    from bridge.trust.anchors import TrustStore
+    from bridge.trust.revocation import RevocationPolicy
+    from bridge.trust.validate import Status, validate_card
+
+    if args.virtual:
+        settings.demo = True
+    test_pki = load_test_pki(settings) if settings.demo else None
+    store = TrustStore.for_settings(settings, test_pki)
+    with contextlib.ExitStack() as stack:
+        if settings.demo:
+            stack.enter_context(test_revocation_server(settings))
+        with open_session(settings, args.virtual) as session:
+            certificates = session.read_certificates()
+        verdicts = validate_card(
+            certificates, store=store, revocation=RevocationPolicy.for_settings(settings)
+        )
+    worst = EXIT_OK
+    results = {}
+    for name, verdict in verdicts.items():
+        results[name] = {
+            "status": verdict.status.value,
+            "code": verdict.code,
+            "message": verdict.message(settings.language),
+            "warnings": list(verdict.warnings),
+        }
+        if verdict.status is not Status.VALID:
+            worst = EXIT_CARD
+    if args.json:
+        print(json.dumps(results, indent=2, ensure_ascii=False))
+    else:
+        for name, result in results.items():
+            print(f"{name}: {result['status']} - {result['message']}")
+            for warning in result["warnings"]:
+                print(f"  warning: {warning}")
+    return worst
 
 
 def cmd_card_pin_status(args: argparse.Namespace, settings: Settings) -> int:
@@ -250,6 +311,9 @@ def start_emulator(
 
 
 def cmd_emulator_run(args: argparse.Namespace, settings: Settings) -> int:
+    settings.demo = True
+    revocation = test_revocation_server(settings)
+    revocation.__enter__()
     emulator = start_emulator(settings, args.profile, args.reader_index, args.latency)
     print(
         f"virtual card '{args.profile}' inserted in '{emulator.reader}' (PIN 1234); "
@@ -264,6 +328,7 @@ def cmd_emulator_run(args: argparse.Namespace, settings: Settings) -> int:
         pass
     finally:
         emulator.stop()
+        revocation.__exit__(None, None, None)
     print("virtual card removed")
     return EXIT_OK
 
@@ -327,6 +392,10 @@ def build_parser() -> argparse.ArgumentParser:
     pin.add_argument("--virtual", metavar="PROFILE")
     pin.set_defaults(func=cmd_card_pin_status)
     card.add_parser("readers", help="list readers").set_defaults(func=cmd_card_readers)
+    check = card.add_parser("validate", help="chain, validity and revocation of each certificate")
+    check.add_argument("--json", action="store_true")
+    check.add_argument("--virtual", metavar="PROFILE")
+    check.set_defaults(func=cmd_card_validate)
 
     emu = sub.add_parser("emulator", help="the virtual card").add_subparsers(
         dest="emulator_command", required=True

@@ -14,7 +14,12 @@ from tests.services import Pcscd
 
 
 def run(*args: str, tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
-    environment = dict(os.environ, EID_BRIDGE_DATA_DIR=str(tmp_path / "data"), **env)
+    environment = dict(
+        os.environ,
+        EID_BRIDGE_DATA_DIR=str(tmp_path / "data"),
+        EID_BRIDGE_CACHE_DIR=str(tmp_path / "cache"),
+        **env,
+    )
     return subprocess.run(
         [sys.executable, "-m", "bridge.cli", *args],
         capture_output=True,
@@ -80,3 +85,23 @@ def test_demo_reads_the_virtual_card_through_pcscd(pcscd: Pcscd, tmp_path: Path)
     assert "integrity: verified" in result.stdout
     assert "PIN: 3 attempt(s) left" in result.stdout
     assert "90.02.15-***.**" in result.stdout
+
+
+def test_validate_reports_each_certificate(tmp_path: Path) -> None:
+    good = run("card", "validate", "--json", "--virtual", "citizen-1.7", tmp_path=tmp_path)
+    assert good.returncode == 0, good.stderr
+    verdicts = json.loads(good.stdout)
+    assert verdicts["authentication"]["status"] == "valid"
+    assert verdicts["signature"]["status"] == "valid"
+
+    revoked = run(
+        "--lang", "nl", "card", "validate", "--json", "--virtual", "revoked-1.8", tmp_path=tmp_path
+    )
+    assert revoked.returncode == 1
+    verdicts = json.loads(revoked.stdout)
+    assert verdicts["authentication"]["status"] == "revoked"
+    assert verdicts["authentication"]["code"] == "CERT_REVOKED"
+    assert "gemeente" in verdicts["authentication"]["message"]
+
+    expired = run("card", "validate", "--json", "--virtual", "expired-1.8", tmp_path=tmp_path)
+    assert json.loads(expired.stdout)["signature"]["status"] == "expired"
