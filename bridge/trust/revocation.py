@@ -8,7 +8,9 @@ enough to decide whether to keep it (parsable, signed by the issuer or its deleg
 responder, fresh, about the right certificate), and hands the DER to pyhanko-certvalidator,
 which then does the authoritative revocation checking with fetching disabled.
 
-No OCSP nonce is sent: a response with a nonce is bound to one request and could not be cached.
+For signatures (hard-fail) the OCSP status is asked afresh with a nonce, and an answer echoing
+another nonce is refused (a replayed answer); responders that ignore nonces are accepted, as
+RFC 8954 allows. Login checks send no nonce, so their answers can be cached and reused.
 Freshness is judged from thisUpdate/nextUpdate instead, as RFC 5019 (lightweight OCSP) does.
 """
 
@@ -18,6 +20,7 @@ import datetime as dt
 import hashlib
 import logging
 import os
+import secrets
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -235,9 +238,13 @@ def _ocsp_signed_by_issuer(response: ocsp.OCSPResponse, issuer: x509.Certificate
 class Fetcher:
     """Gathers revocation data for one validation; owns at most one HTTP session."""
 
-    def __init__(self, policy: RevocationPolicy, now: dt.datetime) -> None:
+    def __init__(
+        self, policy: RevocationPolicy, now: dt.datetime, *, fresh_ocsp: bool = False
+    ) -> None:
         self.policy = policy
         self.now = now
+        self.fresh_ocsp = fresh_ocsp
+        """Ask OCSP afresh with a nonce instead of reusing a cached answer."""
         self._session: aiohttp.ClientSession | None = None
         self.result = Gathered()
 
@@ -292,26 +299,29 @@ class Fetcher:
     ) -> tuple[bytes, dt.datetime] | None:
         cache = self.policy.cache
         key = cache.ocsp_key(url, issuer, cert.serial_number)
-        cached = cache.get(key, self.now)
+        cached = None if self.fresh_ocsp else cache.get(key, self.now)
         if cached is not None:
             return cached
         if not self.policy.allow_fetching:
             reasons.append(f"OCSP {url}: not cached and fetching disabled")
             return None
         # SHA-1 CertID: what every responder supports (RFC 5019), it is an identifier only.
-        request = (
-            ocsp.OCSPRequestBuilder()
-            .add_certificate(cert, issuer, hashes.SHA1())  # noqa: S303
-            .build()
-            .public_bytes(serialization.Encoding.DER)
+        builder = ocsp.OCSPRequestBuilder().add_certificate(
+            cert,
+            issuer,
+            hashes.SHA1(),  # noqa: S303
         )
+        nonce = secrets.token_bytes(32) if self.fresh_ocsp else None
+        if nonce is not None:
+            builder = builder.add_extension(x509.OCSPNonce(nonce), critical=False)
+        request = builder.build().public_bytes(serialization.Encoding.DER)
         try:
             der = await self._get(url, request)
             response = ocsp.load_der_ocsp_response(der)
         except (OSError, TimeoutError, aiohttp.ClientError, ValueError) as exc:
             reasons.append(f"OCSP {url}: {_describe(exc)}")
             return None
-        problem = self._check_ocsp(response, cert, issuer)
+        problem = self._check_ocsp(response, cert, issuer) or _nonce_problem(response, nonce)
         if problem:
             reasons.append(f"OCSP {url}: {problem}")
             return None
@@ -365,6 +375,18 @@ class Fetcher:
             return None
         cache.put(key, der, next_update)
         return der, next_update
+
+
+def _nonce_problem(response: ocsp.OCSPResponse, sent: bytes | None) -> str | None:
+    if sent is None:
+        return None
+    try:
+        echoed = response.extensions.get_extension_for_class(x509.OCSPNonce).value.nonce
+    except x509.ExtensionNotFound:
+        return None  # the responder does not support nonces
+    if echoed != sent:
+        return "answer carries another request's nonce (replayed?)"
+    return None
 
 
 def _describe(exc: BaseException) -> str:

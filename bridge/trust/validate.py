@@ -373,7 +373,7 @@ async def avalidate(
     # Only a certificate that chains to our roots and is within its validity is worth a
     # revocation request; anything else fails without touching the network.
     if mode != "none" and chain is not None and in_validity:
-        async with Fetcher(policy, now) as fetcher:
+        async with Fetcher(policy, now, fresh_ocsp=mode == "hard-fail") as fetcher:
             for child, issuer in chain:
                 await fetcher.status_of(child, issuer)
         ocsps, crls = fetcher.result.ocsps, fetcher.result.crls

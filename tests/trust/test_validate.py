@@ -292,16 +292,46 @@ def test_good_then_warm_from_the_disk_cache(
     assert openssl_verify(tmp_path, card.auth_cert, card.ca_cert, card.root_cert)[0] == 0
     assert openssl_ocsp(tmp_path, card.auth_cert, card) == "good"
 
-    # A new process (memory forgotten, same directory): answers from disk, no request.
+    # A new process (memory forgotten, same directory): a login check answers from disk,
+    # with no request; a signature check asks OCSP afresh, with a nonce.
     srv.server.requests.clear()
     assert policy.cache.directory is not None
     fresh = RevocationPolicy(cache=RevocationCache(policy.cache.directory))
-    for purpose in Purpose:
-        verdict = check(srv, card, purpose, fresh)
-        assert verdict.status is Status.VALID
-        assert verdict.revocation_checked
-        assert verdict.network_requests == 0
+    verdict = check(srv, card, Purpose.AUTHENTICATION, fresh)
+    assert verdict.status is Status.VALID
+    assert verdict.revocation_checked
+    assert verdict.network_requests == 0
     assert srv.server.requests == []
+    verdict = check(srv, card, Purpose.NON_REPUDIATION, fresh)
+    assert verdict.status is Status.VALID
+    assert verdict.network_requests >= 1
+    assert srv.server.requests_to("ocsp")
+
+
+@pytest.mark.parametrize("kind", HIERARCHY_KINDS)
+def test_signature_check_refuses_a_replayed_ocsp_answer(
+    srv: Served, kind: HierarchyKind, policy: RevocationPolicy
+) -> None:
+    """The responder echoes another nonce: the OCSP answer is refused; the CRL still
+    decides, and without it a signature check cannot conclude."""
+    card = srv.cards[kind]
+    issuer = srv.pki.issuer_of(card.signature_cert)
+    assert issuer is not None
+    issuing_ca_crl = f"/crl/{issuer.name}.crl"
+    srv.server.mode = "good"  # honest answers: the leaf needs no CRL
+    assert check(srv, card, Purpose.NON_REPUDIATION, policy).status is Status.VALID
+    assert all(r.path != issuing_ca_crl for r in srv.server.requests_to("crl"))
+
+    srv.server.requests.clear()
+    srv.server.mode = "wrong_nonce"
+    verdict = check(srv, card, Purpose.NON_REPUDIATION, policy)
+    assert verdict.status is Status.VALID
+    assert any(r.path == issuing_ca_crl for r in srv.server.requests_to("crl"))
+
+    srv.server.crl_mode = "down"
+    cold = RevocationPolicy(cache=RevocationCache(None))
+    verdict = check(srv, card, Purpose.NON_REPUDIATION, cold)
+    assert verdict.status is Status.REVOCATION_UNKNOWN
 
 
 @pytest.mark.parametrize("kind", HIERARCHY_KINDS)
