@@ -6,15 +6,19 @@ start ``pcscd -f`` (needs root) and stop it by its pid when the tests end.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
 import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from bridge.card.errors import PcscUnavailable
 from bridge.card.readers import list_readers
+from bridge.emulator.ocsp_server import OcspCrlServer
+from bridge.emulator.pki import CardCredentials, HierarchyKind, TestPki
 
 VPCD_CONF = Path("/etc/reader.conf.d/vpcd")
 READER_0 = "Virtual PCD 00 00"
@@ -97,3 +101,31 @@ def wait_for_card(reader: str, *, present: bool, timeout: float = 10.0) -> None:
                 return
         time.sleep(0.05)
     raise TimeoutError(f"pcscd never saw the card {'inserted' if present else 'removed'}")
+
+
+@contextlib.contextmanager
+def revocation_service() -> Iterator[
+    tuple[OcspCrlServer, TestPki, dict[HierarchyKind, CardCredentials]]
+]:
+    """The test PKI's OCSP/CRL server on 127.0.0.1, with one card of each hierarchy (an EC
+    citizen and an RSA foreigner). The port is bound first so the PKI embeds the server's
+    real URLs; an RSA-2048 root keeps generation fast."""
+    server = OcspCrlServer(port=0)
+    pki = TestPki.generate(
+        ocsp_base_url=server.base_url, crl_base_url=server.base_url, rsa_root_bits=2048
+    )
+    server.pki = pki
+    cards: dict[HierarchyKind, CardCredentials] = {
+        "ec": pki.issue_card(
+            "ec", national_number="85073100145", first_names="Jan", surname="Peeters"
+        ),
+        "rsa": pki.issue_card(
+            "rsa",
+            national_number="90020212345",
+            first_names="Anna Maria",
+            surname="Rossi",
+            foreigner=True,
+        ),
+    }
+    with server.run_in_thread():
+        yield server, pki, cards

@@ -29,6 +29,7 @@ from pyhanko_certvalidator.fetchers.aiohttp_fetchers import AIOHttpFetcherBacken
 
 from bridge.emulator.ocsp_server import MALFORMED_BODY, OcspCrlServer
 from bridge.emulator.pki import HIERARCHY_KINDS, CardCredentials, HierarchyKind, TestPki
+from tests.services import revocation_service
 
 pytestmark = pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl not installed")
 
@@ -45,26 +46,13 @@ class Served:
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    # The port is bound first so the PKI can embed the server's real URLs. RSA-2048 root: the
-    # certificate layout is test_pki's business, here only speed matters.
-    server = OcspCrlServer(port=0)
-    pki = TestPki.generate(
-        ocsp_base_url=server.base_url, crl_base_url=server.base_url, rsa_root_bits=2048
-    )
-    server.pki = pki
-    cards: dict[HierarchyKind, CardCredentials] = {
-        "ec": pki.issue_card(
-            "ec", national_number="85073100145", first_names="Jan", surname="Peeters"
-        ),
-        "rsa": pki.issue_card(
-            "rsa",
-            national_number="90020212345",
-            first_names="Anna Maria",
-            surname="Rossi",
-            foreigner=True,
-        ),
-    }
-    directory = tmp_path_factory.mktemp("ocsp")
+    with revocation_service() as (server, pki, cards):
+        yield Served(server, pki, cards, _pem_files(tmp_path_factory.mktemp("ocsp"), cards))
+
+
+def _pem_files(
+    directory: Path, cards: dict[HierarchyKind, CardCredentials]
+) -> dict[HierarchyKind, dict[str, Path]]:
     files: dict[HierarchyKind, dict[str, Path]] = {}
     for kind, card in cards.items():
         paths = {
@@ -74,8 +62,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
         for path, cert in zip(paths.values(), certs, strict=True):
             path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
         files[kind] = paths
-    with server.run_in_thread():
-        yield Served(server, pki, cards, files)
+    return files
 
 
 @pytest.fixture

@@ -37,6 +37,7 @@ from bridge.trust.validate import (
     validate,
     validate_card,
 )
+from tests.services import revocation_service
 
 # Copies of ../shared/trust (public certificates), so the tests run from any checkout.
 SHARED = Path(__file__).parent / "data"
@@ -53,25 +54,7 @@ class Served:
 
 @pytest.fixture(scope="module")
 def served() -> Iterator[Served]:
-    # Bind first: the PKI embeds the server's real URL. RSA-2048 root for speed.
-    server = OcspCrlServer(port=0)
-    pki = TestPki.generate(
-        ocsp_base_url=server.base_url, crl_base_url=server.base_url, rsa_root_bits=2048
-    )
-    server.pki = pki
-    cards: dict[HierarchyKind, CardCredentials] = {
-        "ec": pki.issue_card(
-            "ec", national_number="85073100145", first_names="Jan", surname="Peeters"
-        ),
-        "rsa": pki.issue_card(
-            "rsa",
-            national_number="90020212345",
-            first_names="Anna Maria",
-            surname="Rossi",
-            foreigner=True,
-        ),
-    }
-    with server.run_in_thread():
+    with revocation_service() as (server, pki, cards):
         yield Served(server, pki, TrustStore.for_test_pki(pki), cards)
 
 
