@@ -312,23 +312,21 @@ def start_emulator(
 
 def cmd_emulator_run(args: argparse.Namespace, settings: Settings) -> int:
     settings.demo = True
-    revocation = test_revocation_server(settings)
-    revocation.__enter__()
-    emulator = start_emulator(settings, args.profile, args.reader_index, args.latency)
-    print(
-        f"virtual card '{args.profile}' inserted in '{emulator.reader}' (PIN 1234); "
-        "Ctrl+C removes it"
-    )
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    try:
-        while not stop.wait(3600):
+    with test_revocation_server(settings):
+        emulator = start_emulator(settings, args.profile, args.reader_index, args.latency)
+        print(
+            f"virtual card '{args.profile}' inserted in '{emulator.reader}' (PIN 1234); "
+            "Ctrl+C removes it"
+        )
+        stop = threading.Event()
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        try:
+            while not stop.wait(3600):
+                pass
+        except KeyboardInterrupt:
             pass
-    except KeyboardInterrupt:
-        pass
-    finally:
-        emulator.stop()
-        revocation.__exit__(None, None, None)
+        finally:
+            emulator.stop()
     print("virtual card removed")
     return EXIT_OK
 

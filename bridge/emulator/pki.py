@@ -136,11 +136,9 @@ _NAMES: Final[Mapping[HierarchyKind, _HierarchyNames]] = {
 # Data objects
 
 
-@dataclass(frozen=True)
-class CertifiedKey:
-    """A private key and the certificate of its public key."""
+class _CertificateEncodings:
+    """``der``/``pem`` of the ``cert`` field of the dataclasses below."""
 
-    key: PrivateKey
     cert: x509.Certificate
 
     @property
@@ -153,7 +151,15 @@ class CertifiedKey:
 
 
 @dataclass(frozen=True)
-class CertificateAuthority:
+class CertifiedKey(_CertificateEncodings):
+    """A private key and the certificate of its public key."""
+
+    key: PrivateKey
+    cert: x509.Certificate
+
+
+@dataclass(frozen=True)
+class CertificateAuthority(_CertificateEncodings):
     """A root or intermediate CA with the delegated OCSP responder it certified."""
 
     name: str
@@ -163,14 +169,6 @@ class CertificateAuthority:
     key: PrivateKey
     cert: x509.Certificate
     ocsp_responder: CertifiedKey
-
-    @property
-    def der(self) -> bytes:
-        return self.cert.public_bytes(serialization.Encoding.DER)
-
-    @property
-    def pem(self) -> bytes:
-        return self.cert.public_bytes(serialization.Encoding.PEM)
 
 
 @dataclass(frozen=True)
