@@ -356,12 +356,107 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
         print(f"PIN: {status.tries_left} attempt(s) left")
         stats = session.protocol.stats
         print(f"read and verified in {elapsed:.2f} s ({stats.apdus} APDUs)")
+        if not args.once:
+            with test_revocation_server(settings):
+                _serve(settings, args.ui, virtual)
     finally:
         if emulator is not None:
             emulator.stop()
         if pcscd is not None:
             pcscd.terminate()
             pcscd.wait(10)
+    return EXIT_OK
+
+
+# --- the daemon --------------------------------------------------------------------------
+
+
+def _serve(settings: Settings, ui_kind: str, virtual: str | None) -> None:
+    import asyncio
+
+    from bridge.service.run import build_daemon, in_process_source, serve_until_stopped
+    from bridge.ui import choose_ui
+
+    test_pki = load_test_pki(settings) if settings.demo else None
+    source = in_process_source(virtual, test_pki) if virtual else None
+    daemon = build_daemon(
+        settings, ui=choose_ui(ui_kind, settings), source=source, test_pki=test_pki
+    )
+    asyncio.run(serve_until_stopped(daemon))
+
+
+def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
+    if args.port is not None:
+        settings.port = args.port
+    if args.allow:
+        settings.allowed_origins = (*settings.allowed_origins, *args.allow)
+    if args.virtual:
+        settings.demo = True
+        with test_revocation_server(settings):
+            _serve(settings, args.ui or settings.ui, args.virtual)
+    else:
+        _serve(settings, args.ui or settings.ui, None)
+    return EXIT_OK
+
+
+def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
+    """Ask the running daemon (no Origin header: a local program) for its status."""
+    import urllib.error
+    import urllib.request
+
+    from bridge.service.daemon import PORT_FALLBACKS, runtime_file
+
+    ports = [settings.port + i for i in range(PORT_FALLBACKS + 1)]
+    with contextlib.suppress(OSError, ValueError):
+        ports.insert(0, int(json.loads(runtime_file(settings).read_text("utf-8"))["port"]))
+    for port in dict.fromkeys(ports):
+        url = f"http://127.0.0.1:{port}/v1"
+        try:
+            with urllib.request.urlopen(f"{url}/hello", timeout=2) as answer:  # noqa: S310
+                hello = json.load(answer)
+            with urllib.request.urlopen(f"{url}/status", timeout=5) as answer:  # noqa: S310
+                status = json.load(answer)
+        except (OSError, ValueError, urllib.error.URLError):
+            continue
+        if hello.get("name") != "eid-bridge":
+            continue
+        if args.json:
+            print(json.dumps({"port": port, "hello": hello, "status": status}, indent=2))
+            return EXIT_OK
+        print(f"eID bridge {hello['version']} running on port {port}")
+        print(f"smart-card service: {status['service']}")
+        for reader in status["readers"]:
+            card = reader["card"] or "no card"
+            print(f"  {reader['name']}: {card}")
+        return EXIT_OK
+    print(_NOT_RUNNING.get(settings.language, _NOT_RUNNING["en"]), file=sys.stderr)
+    return EXIT_SETUP
+
+
+_NOT_RUNNING = {
+    "en": "The eID bridge is not running. Start it from your applications menu, or run "
+    "'eid-bridge run'.",
+    "fr": "Le pont eID ne fonctionne pas. Lancez-le depuis le menu des applications, ou "
+    "exécutez « eid-bridge run ».",
+    "nl": "De eID-brug draait niet. Start ze vanuit het programmamenu, of voer 'eid-bridge "
+    "run' uit.",
+}
+
+
+def cmd_origins(args: argparse.Namespace, settings: Settings) -> int:
+    from bridge.service.origins import OriginPolicy, normalise_origin
+
+    policy = OriginPolicy(settings.allowed_origins, settings.config_dir / "origins.json")
+    if args.origins_command == "list":
+        for approval in policy.approvals():
+            since = f" since {approval.approved_at}" if approval.approved_at else ""
+            print(f"{approval.origin} ({approval.source}{since})")
+        return EXIT_OK
+    origin = normalise_origin(args.origin)
+    if origin is None or not policy.revoke(origin):
+        print(f"error: '{args.origin}' is not among the sites you allowed", file=sys.stderr)
+        return EXIT_USAGE
+    print(f"revoked: {origin} (a running bridge forgets it at its next start)")
     return EXIT_OK
 
 
@@ -405,9 +500,32 @@ def build_parser() -> argparse.ArgumentParser:
     run.set_defaults(func=cmd_emulator_run)
     emu.add_parser("profiles", help="list card profiles").set_defaults(func=cmd_emulator_profiles)
 
-    demo = sub.add_parser("demo", help="read the card, or the virtual card without a reader")
+    demo = sub.add_parser(
+        "demo", help="read the card (or the virtual card without a reader) and run the bridge"
+    )
     demo.add_argument("--profile", default="citizen-1.8")
+    demo.add_argument("--once", action="store_true", help="read the card and stop")
+    demo.add_argument("--ui", choices=("auto", "tk", "console"), default="auto")
     demo.set_defaults(func=cmd_demo)
+
+    daemon = sub.add_parser("run", help="run the bridge daemon (without the tray icon)")
+    daemon.add_argument("--ui", choices=("auto", "tk", "console"), default=None)
+    daemon.add_argument("--port", type=int, help="listen on this port (default 24801)")
+    daemon.add_argument(
+        "--allow", action="append", metavar="ORIGIN", help="allow this site without asking"
+    )
+    daemon.add_argument("--virtual", metavar="PROFILE", help="serve a virtual card (demo)")
+    daemon.set_defaults(func=cmd_run)
+    status = sub.add_parser("status", help="is the bridge running, and what does it see")
+    status.add_argument("--json", action="store_true")
+    status.set_defaults(func=cmd_status)
+    origins = sub.add_parser("origins", help="sites allowed to use the bridge").add_subparsers(
+        dest="origins_command", required=True
+    )
+    origins.add_parser("list", help="list allowed sites").set_defaults(func=cmd_origins)
+    revoke = origins.add_parser("revoke", help="withdraw a site's permission")
+    revoke.add_argument("origin")
+    revoke.set_defaults(func=cmd_origins)
     return parser
 
 

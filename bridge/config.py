@@ -32,6 +32,14 @@ class Settings:
     """Pause after connecting to a card; some reader/card pairs need 0.2 s (eid-mw)."""
     demo: bool = False
     """Demo/test mode: the virtual card and its test PKI. Production never sets it."""
+    port: int = 24801
+    """Port of the localhost API; when taken, the next two (24802, 24803) are tried."""
+    allowed_origins: tuple[str, ...] = ()
+    """Sites allowed without asking (``https://portal.example``); others are asked once."""
+    ui: str = "auto"
+    """Consent and PIN dialogs: ``tk``, ``console`` or ``auto`` (Tk when a display exists)."""
+    request_timeout: float = 180.0
+    """Longest a page waits for one operation, dialogs included."""
     config_dir: Path = field(default_factory=lambda: Path(platformdirs.user_config_dir(APP_NAME)))
     data_dir: Path = field(default_factory=lambda: Path(platformdirs.user_data_dir(APP_NAME)))
     cache_dir: Path = field(default_factory=lambda: Path(platformdirs.user_cache_dir(APP_NAME)))
@@ -51,7 +59,12 @@ class Settings:
             if key in env:
                 values[item.name] = env[key]
         for name, raw in values.items():
-            settings._set(name, raw)
+            try:
+                settings._set(name, raw)
+            except (TypeError, ValueError) as exc:
+                raise ValueError(f"setting '{name}' has a bad value {raw!r}: {exc}") from None
+        if settings.ui not in ("auto", "tk", "console"):
+            raise ValueError(f"setting 'ui' must be auto, tk or console, not {settings.ui!r}")
         return settings
 
     def _set(self, name: str, raw: Any) -> None:
@@ -60,6 +73,11 @@ class Settings:
             raise ValueError(f"unknown setting '{name}'")
         if isinstance(current, bool) or name == "demo":
             value: Any = raw if isinstance(raw, bool) else str(raw).lower() in ("1", "true", "yes")
+        elif isinstance(current, int):
+            value = int(raw)
+        elif name == "allowed_origins":
+            items = raw if isinstance(raw, list | tuple) else str(raw).replace(",", " ").split()
+            value = tuple(str(item).rstrip("/") for item in items if str(item).strip())
         elif isinstance(current, float):
             value = float(raw)
         elif isinstance(current, Path):

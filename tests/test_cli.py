@@ -79,7 +79,7 @@ def test_no_card_message_in_each_language(pcscd: Pcscd, tmp_path: Path) -> None:
 
 @pytest.mark.pcsc
 def test_demo_reads_the_virtual_card_through_pcscd(pcscd: Pcscd, tmp_path: Path) -> None:
-    result = run("demo", tmp_path=tmp_path)
+    result = run("demo", "--once", tmp_path=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "inserted the virtual card 'citizen-1.8'" in result.stdout
     assert "integrity: verified" in result.stdout
@@ -105,3 +105,79 @@ def test_validate_reports_each_certificate(tmp_path: Path) -> None:
 
     expired = run("card", "validate", "--json", "--virtual", "expired-1.8", tmp_path=tmp_path)
     assert json.loads(expired.stdout)["signature"]["status"] == "expired"
+
+
+def test_run_status_and_origins(tmp_path: Path) -> None:
+    """The daemon as a user starts it: listens, answers ``status``, stops on SIGTERM."""
+    env = dict(
+        os.environ,
+        EID_BRIDGE_DATA_DIR=str(tmp_path / "data"),
+        EID_BRIDGE_CACHE_DIR=str(tmp_path / "cache"),
+        EID_BRIDGE_CONFIG_DIR=str(tmp_path / "config"),
+        EID_BRIDGE_CONFIG=str(tmp_path / "config" / "settings.toml"),
+        EID_BRIDGE_PORT="0",
+    )
+    daemon = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "bridge.cli",
+            "run",
+            "--virtual",
+            "citizen-1.8",
+            "--ui",
+            "console",
+            "--allow",
+            "https://portal.example",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        text=True,
+        env=env,
+    )
+    try:
+        assert daemon.stdout is not None
+        first = daemon.stdout.readline()
+        assert "eID bridge listening on http://127.0.0.1:" in first, daemon.stderr
+        allowed = daemon.stdout.readline()
+        assert "https://portal.example" in allowed
+        status = run(
+            "status",
+            "--json",
+            tmp_path=tmp_path,
+            **{"EID_BRIDGE_CONFIG_DIR": env["EID_BRIDGE_CONFIG_DIR"], "EID_BRIDGE_PORT": "0"},
+        )
+        assert status.returncode == 0, status.stderr
+        answer = json.loads(status.stdout)
+        assert f":{answer['port']}" in first
+        assert answer["hello"]["tokenFormat"] == "web-eid:1.0"
+        (reader,) = answer["status"]["readers"]
+        assert reader["card"] == "belpic-1.8"
+        assert "Peeters" not in status.stdout  # status never carries personal data
+    finally:
+        daemon.terminate()
+        out, err = daemon.communicate(timeout=30)
+    assert daemon.returncode == 0, err
+    assert "stopped" in out
+    # Stopped: status says so, in the user's language, with exit code 3.
+    gone = run("--lang", "fr", "status", tmp_path=tmp_path, EID_BRIDGE_PORT="1")
+    assert gone.returncode == 3
+    assert "ne fonctionne pas" in gone.stderr
+
+    listed = run(
+        "origins",
+        "list",
+        tmp_path=tmp_path,
+        EID_BRIDGE_CONFIG_DIR=env["EID_BRIDGE_CONFIG_DIR"],
+        EID_BRIDGE_ALLOWED_ORIGINS="https://portal.example",
+    )
+    assert "https://portal.example (settings)" in listed.stdout
+    refused = run(
+        "origins",
+        "revoke",
+        "https://never.example",
+        tmp_path=tmp_path,
+        EID_BRIDGE_CONFIG_DIR=env["EID_BRIDGE_CONFIG_DIR"],
+    )
+    assert refused.returncode == 2

@@ -1,0 +1,59 @@
+"""``eid-bridge run``: build the daemon from the settings and serve until stopped."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from collections.abc import Callable
+from typing import Any
+
+from bridge.config import Settings
+from bridge.service.cards import CardSource, LocalSource, PcscSource
+from bridge.service.daemon import Daemon, serving
+from bridge.trust.anchors import TrustStore
+from bridge.ui.base import UserInterface
+
+
+def build_daemon(
+    settings: Settings,
+    *,
+    ui: UserInterface,
+    source: CardSource | None = None,
+    test_pki: Any = None,
+) -> Daemon:
+    """The daemon for these settings. ``test_pki`` (demo mode only) adds the test PKI's
+    roots to the trust store, so the virtual card's certificates validate."""
+    store = TrustStore.for_settings(settings, test_pki)
+    if source is None:
+        source = PcscSource(settings.reader, connect_delay=settings.connect_delay)
+    return Daemon(settings, source=source, ui=ui, store=store)
+
+
+def in_process_source(profile: str, test_pki: Any) -> LocalSource:
+    """A reader holding the virtual card, for machines without a PC/SC service."""
+    from bridge.emulator.applet import BelpicApplet
+    from bridge.emulator.profiles import build_card
+
+    built = build_card(profile, test_pki)
+    source = LocalSource()
+    source.reader.name = f"Virtual in-process reader ({profile})"
+    source.insert(BelpicApplet(built.profile))
+    return source
+
+
+async def serve_until_stopped(daemon: Daemon, announce: Callable[[str], None] = print) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+    async with serving(daemon) as listening:
+        announce(f"eID bridge listening on {', '.join(listening.addresses)}")
+        allowed = [a.origin for a in daemon.origins.approvals()]
+        announce(
+            "allowed origins: "
+            + (", ".join(allowed) if allowed else "none yet (asked on first use)")
+        )
+        await stop.wait()
+    announce("eID bridge stopped")
