@@ -61,11 +61,11 @@ def clean_label(value: object) -> str:
     without control or bidi-override characters (which could disguise the text)."""
     if not isinstance(value, str):
         raise BadRequest("'label' must be a string describing what is signed")
+    if len(value) > MAX_LABEL:
+        raise BadRequest(f"'label' is longer than {MAX_LABEL} characters")
     text = " ".join(_CONTROL.sub(" ", value).split())
     if not text:
         raise BadRequest("'label' must describe what is signed")
-    if len(text) > MAX_LABEL:
-        raise BadRequest(f"'label' is longer than {MAX_LABEL} characters")
     return text
 
 
@@ -153,9 +153,10 @@ async def events(request: web.Request) -> web.StreamResponse:
     daemon = _daemon(request)
     ws = web.WebSocketResponse(max_msg_size=4096)  # no heartbeat: idle means silent
     await ws.prepare(request)
+    # The state first, then the changes: a subscriber never sees an event before "hello".
+    await ws.send_json({"type": "hello", **(await _readers(daemon))})
     daemon.hub.sockets.add(ws)
     try:
-        await ws.send_json({"type": "hello", **(await _readers(daemon))})
         async for message in ws:  # the page has nothing to say; drain until it closes
             if message.type == WSMsgType.ERROR:
                 break
