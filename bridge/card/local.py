@@ -125,6 +125,10 @@ class LocalTransport(Transport):
     def atr(self) -> bytes:
         return self._atr
 
+    def is_present(self) -> bool:
+        with self._reader.lock:
+            return self._reader.card is not None and self._reader.generation == self._generation
+
     def transmit(self, apdu: bytes) -> bytes:
         with self._reader.lock:
             self._card()

@@ -155,6 +155,14 @@ class PcscTransport(Transport):
     def atr(self) -> bytes:
         return self._atr
 
+    def is_present(self) -> bool:
+        if self._card is None:
+            return False
+        rc = scard.SCardStatus(self._card)[0]
+        # A reset by another application keeps the card (the session re-selects); a removal
+        # (even if a card is back in the slot) ends this handle for good.
+        return bool(rc == scard.SCARD_S_SUCCESS or rc & _MASK == scard.SCARD_W_RESET_CARD & _MASK)
+
     @property
     def protocol(self) -> int:
         return int(self._protocol)

@@ -37,6 +37,11 @@ class Transport(abc.ABC):
     def reconnect(self, *, reset: bool = False) -> None:  # noqa: B027 - optional hook
         """Re-attach after a reset by another application (or reset the card ourselves)."""
 
+    def is_present(self) -> bool:
+        """Whether this connection still reaches the card it was opened on, asked of the
+        reader without sending an APDU (a pulled or swapped card answers False)."""
+        return True
+
     @abc.abstractmethod
     def close(self) -> None: ...
 

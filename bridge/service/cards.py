@@ -46,22 +46,34 @@ class CardSource(Protocol):
     def connect(self) -> Transport: ...
 
     def start(self, listener: Listener) -> None:
-        """Begin reporting reader and card changes to ``listener`` (from any thread)."""
+        """Where to report reader and card changes (from any thread) while watching."""
+        ...
+
+    def watch(self, active: bool) -> None:
+        """Watch for changes (True) or stop watching (False): the daemon watches only while
+        some page listens to ``/v1/events``."""
         ...
 
     def stop(self) -> None: ...
 
 
 class PcscSource:
-    """The OS smart-card service. Reader states come from the monitor (which blocks in
-    SCardGetStatusChange, so the idle daemon never wakes up) once it runs."""
+    """The OS smart-card service.
+
+    The reader monitor runs only while someone listens (:meth:`watch`): libpcsclite splits
+    an "infinite" SCardGetStatusChange into 60-second waits, so a monitor that always ran
+    would wake the idle PC once a minute. Without it, reader states are read on demand and
+    the worker notices a pulled or swapped card through :meth:`Transport.is_present`.
+    """
 
     name = "pcsc"
 
     def __init__(self, preferred: str | None = None, *, connect_delay: float = 0.0) -> None:
         self.preferred = preferred
         self.connect_delay = connect_delay
+        self._listener: Listener | None = None
         self._monitor: ReaderMonitor | None = None
+        self._lock = threading.Lock()
 
     def readers(self) -> list[ReaderState]:
         return list_readers()
@@ -71,13 +83,26 @@ class PcscSource:
         return PcscTransport(reader.name, connect_delay=self.connect_delay)
 
     def start(self, listener: Listener) -> None:
-        self._monitor = ReaderMonitor(listener)
-        self._monitor.start()
+        self._listener = listener
+
+    def watch(self, active: bool) -> None:
+        with self._lock:
+            if active and self._monitor is None and self._listener is not None:
+                self._monitor = ReaderMonitor(self._listener)
+                self._monitor.start()
+                return
+            if active or self._monitor is None:
+                return
+            monitor, self._monitor = self._monitor, None
+        monitor.stop()
+
+    @property
+    def watching(self) -> bool:
+        return self._monitor is not None
 
     def stop(self) -> None:
-        if self._monitor is not None:
-            self._monitor.stop()
-            self._monitor = None
+        self.watch(False)
+        self._listener = None
 
 
 class LocalSource:
@@ -118,6 +143,9 @@ class LocalSource:
         with self._lock:
             self._listener = listener
         listener(ReaderEvent(ReaderEventKind.READER_ADDED, self.reader.name))
+
+    def watch(self, active: bool) -> None:
+        """Insertions and removals are reported as they happen; nothing to start."""
 
     def stop(self) -> None:
         with self._lock:

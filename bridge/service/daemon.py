@@ -13,7 +13,7 @@ import json
 import logging
 import os
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -46,15 +46,35 @@ class EventHub:
     """WebSocket subscribers of reader and card changes. Nothing is sent while nothing
     happens (no heartbeats), so idle browsers and the idle daemon both sleep."""
 
-    def __init__(self) -> None:
+    def __init__(self, on_listeners: Callable[[bool], None] | None = None) -> None:
         self.sockets: set[web.WebSocketResponse] = set()
+        self._on_listeners = on_listeners
+        """Told True when the first subscriber arrives, False when the last one leaves."""
+
+    async def add(self, ws: web.WebSocketResponse) -> None:
+        self.sockets.add(ws)
+        if len(self.sockets) == 1 and self._on_listeners is not None:
+            await asyncio.shield(asyncio.to_thread(self._sync_watch))
+
+    async def discard(self, ws: web.WebSocketResponse) -> None:
+        if ws in self.sockets:
+            self.sockets.discard(ws)
+            if not self.sockets and self._on_listeners is not None:
+                # Shielded: the page's handler is often being cancelled (the tab closed)
+                # and the watch must stop all the same.
+                await asyncio.shield(asyncio.to_thread(self._sync_watch))
+
+    def _sync_watch(self) -> None:
+        # Read the count when the thread runs, not when it was asked: of two overlapping
+        # calls (a page arriving as another leaves) the later one sets the final state.
+        assert self._on_listeners is not None
+        self._on_listeners(bool(self.sockets))
 
     async def publish(self, message: dict[str, Any]) -> None:
         for ws in list(self.sockets):
-            try:
+            # A closing socket: its handler leaves the hub (and stops the watch if last).
+            with contextlib.suppress(ConnectionError, RuntimeError):
                 await ws.send_json(message)
-            except (ConnectionError, RuntimeError):
-                self.sockets.discard(ws)
 
     async def close(self) -> None:
         for ws in list(self.sockets):
@@ -73,7 +93,7 @@ class Daemon:
         revocation: RevocationPolicy | None = None,
         cache: CertificateCache | None = None,
         origins: OriginPolicy | None = None,
-        queue_size: int = 8,
+        queue_size: int = 16,
         rate: float = 20.0,
         burst: float = 40.0,
     ) -> None:
@@ -96,7 +116,7 @@ class Daemon:
             cache=cache if cache is not None else CertificateCache.for_settings(settings),
             app_version=APP_VERSION,
         )
-        self.hub = EventHub()
+        self.hub = EventHub(source.watch)
         self.port = settings.port
         self.pending_approvals: dict[str, asyncio.Future[bool]] = {}
         self._loop: asyncio.AbstractEventLoop | None = None

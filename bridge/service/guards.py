@@ -248,8 +248,7 @@ def build_middlewares(settings: GuardSettings) -> list[Any]:
         policy = request.app[ORIGIN_KEY]
         raw = request.headers.get("Origin")
         path = request.path
-        normalised = normalise_origin(raw) if raw is not None else None
-        request[REQUEST_ORIGIN] = normalised or ""
+        normalised = request[REQUEST_ORIGIN] or None
         if raw is not None and normalised is None:
             # "null" (sandboxed frames, file:, data:) and malformed origins: never a caller.
             raise OriginRequired(f"unusable Origin header {raw[:80]!r}")
@@ -295,7 +294,9 @@ def build_middlewares(settings: GuardSettings) -> list[Any]:
 
     @web.middleware
     async def rate(request: web.Request, handler: Handler) -> web.StreamResponse:
-        limiter.check(normalise_origin(request.headers.get("Origin", "")) or "local")
+        normalised = normalise_origin(request.headers.get("Origin", ""))
+        request[REQUEST_ORIGIN] = normalised or ""  # parsed once, used by the origin guard
+        limiter.check(normalised or "local")
         return await handler(request)
 
     return [errors, host, rate, origin]
@@ -323,7 +324,8 @@ async def read_json(request: web.Request) -> dict[str, Any]:
             chunks.append(chunk)
 
     try:
-        raw = await asyncio.wait_for(read(), BODY_TIMEOUT)
+        async with asyncio.timeout(BODY_TIMEOUT):
+            raw = await read()
     except TimeoutError:
         raise BodyTimeout("the body did not arrive in time") from None
     try:

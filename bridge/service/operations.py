@@ -8,9 +8,11 @@ PIN is never retried by the bridge itself: the user sees the tries left and deci
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import dataclasses
 import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -49,7 +51,7 @@ from bridge.tokens.format import (
 )
 from bridge.trust.anchors import TrustStore
 from bridge.trust.revocation import RevocationPolicy
-from bridge.trust.validate import Purpose, validate
+from bridge.trust.validate import Purpose, avalidate
 from bridge.ui.base import (
     ConsentRequest,
     KeyChoice,
@@ -116,15 +118,29 @@ def reread_certificates(
     return LoadedCertificates(session.read_certificates(), serial, False)
 
 
+_THREAD = threading.local()
+
+
+def _thread_loop() -> asyncio.AbstractEventLoop:
+    """An event loop kept by the worker thread for validations (``asyncio.run`` would make
+    and tear down a fresh one for every login)."""
+    loop: asyncio.AbstractEventLoop | None = getattr(_THREAD, "loop", None)
+    if loop is None or loop.is_closed():
+        loop = _THREAD.loop = asyncio.new_event_loop()
+    return loop
+
+
 def check_certificate(
     services: Services, certificate: bytes, chain: CardCertificates, purpose: Purpose
 ) -> None:
-    verdict = validate(
-        certificate,
-        intermediates=[chain.ca, chain.root],
-        purpose=purpose,
-        store=services.store,
-        revocation=services.revocation,
+    verdict = _thread_loop().run_until_complete(
+        avalidate(
+            certificate,
+            intermediates=[chain.ca, chain.root],
+            purpose=purpose,
+            store=services.store,
+            revocation=services.revocation,
+        )
     )
     if not verdict.ok:
         raise CertificateRejected(

@@ -155,13 +155,13 @@ async def events(request: web.Request) -> web.StreamResponse:
     await ws.prepare(request)
     # The state first, then the changes: a subscriber never sees an event before "hello".
     await ws.send_json({"type": "hello", **(await _readers(daemon))})
-    daemon.hub.sockets.add(ws)
+    await daemon.hub.add(ws)
     try:
         async for message in ws:  # the page has nothing to say; drain until it closes
             if message.type == WSMsgType.ERROR:
                 break
     finally:
-        daemon.hub.sockets.discard(ws)
+        await daemon.hub.discard(ws)
     return ws
 
 

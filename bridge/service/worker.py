@@ -160,6 +160,10 @@ class CardWorker:
         if self._stale.is_set():
             self._stale.clear()
             self._drop_session()
+        elif self._session is not None and not self._session.transport.is_present():
+            # No monitor told us (it only runs while pages listen to events): the reader
+            # says the card we knew left; start over with whatever card is there now.
+            self._drop_session()
         if self._session is None:
             self._session = BelpicSession(self._connect())
             if self._on_session is not None:

@@ -8,8 +8,8 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
-from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, cast
 
 from bridge.ui.base import (
     ConsentRequest,
@@ -32,13 +32,36 @@ KINDS = ("auto", "tk", "console")
 DIALOG_TIMEOUT = 120.0
 
 
+def _is_provider(candidate: object) -> bool:
+    return hasattr(candidate, "ask_pin")
+
+
 class FallbackUI:
     """Tk while it can open a window, the terminal otherwise: decided at each request, so
     a display that appears or goes away (login, logout) is followed without a restart."""
 
-    def __init__(self, primary: UserInterface, fallback: UserInterface) -> None:
-        self.primary = primary
+    def __init__(
+        self, primary: UserInterface | Callable[[], UserInterface], fallback: UserInterface
+    ) -> None:
+        """``primary`` may be a factory: Tk (about 5 MB) is then loaded at the first dialog,
+        not at start-up, so an idle bridge stays small."""
+        self._factory: Callable[[], UserInterface] | None = None
+        self._loaded: UserInterface | None = None
+        if _is_provider(primary):
+            self._loaded = cast("UserInterface", primary)
+        else:
+            self._factory = cast("Callable[[], UserInterface]", primary)
         self.fallback = fallback
+
+    @property
+    def primary(self) -> UserInterface:
+        if self._loaded is None:
+            assert self._factory is not None
+            try:
+                self._loaded = self._factory()
+            except ImportError as exc:  # a Python built without tkinter
+                raise UiUnavailable(f"Tk is not available in this Python: {exc}") from exc
+        return self._loaded
 
     def approve_origin(self, request: OriginApproval, cancel: threading.Event) -> bool:
         try:
@@ -62,7 +85,7 @@ class FallbackUI:
             return self.fallback.ask_pin(request, cancel)
 
     def close(self) -> None:
-        for part in (self.primary, self.fallback):
+        for part in (self._loaded, self.fallback):
             close = getattr(part, "close", None)
             if callable(close):
                 close()
@@ -87,17 +110,21 @@ def choose_ui(kind: str, settings: Settings) -> UserInterface:
         return ConsoleUI(timeout=timeout, raise_unavailable=True)
     if kind not in KINDS:
         raise ValueError(f"unknown UI '{kind}' (choose one of {', '.join(KINDS)})")
+    if kind == "auto":
+
+        def load_tk() -> UserInterface:
+            from bridge.ui.tk import TkUI
+
+            return TkUI(timeout=timeout)
+
+        return FallbackUI(load_tk, ConsoleUI(timeout=timeout, raise_unavailable=True))
     try:
         from bridge.ui.tk import TkUI
     except ImportError as exc:  # a Python built without tkinter
-        if kind == "tk":
-            raise UiUnavailable(f"Tk is not available in this Python: {exc}") from exc
-        return ConsoleUI(timeout=timeout, raise_unavailable=True)
+        raise UiUnavailable(f"Tk is not available in this Python: {exc}") from exc
     tk = TkUI(timeout=timeout)
-    if kind == "tk":
-        tk.probe()
-        return tk
-    return FallbackUI(tk, ConsoleUI(timeout=timeout, raise_unavailable=True))
+    tk.probe()
+    return tk
 
 
 __all__ = [

@@ -261,3 +261,22 @@ def test_monitor_reports_insert_and_remove_without_polling(
         monitor.stop()
     assert monitor._thread is not None
     assert not monitor._thread.is_alive()
+
+
+def test_is_present_follows_the_card_without_an_apdu(vpcd_card: InsertCard) -> None:
+    card = vpcd_card("citizen-1.8")
+    transport = PcscTransport(card.reader)
+    try:
+        assert transport.is_present()
+        card.vpcd.remove()
+        wait_for_card(TEST_READER, present=False)
+        assert not transport.is_present()
+        card.vpcd.insert()
+        wait_for_card(TEST_READER, present=True)
+        assert not transport.is_present()  # a card is back, but this handle's card left
+        card.applet.clear_log()
+        assert PcscTransport(card.reader).is_present()
+        assert card.applet.log == []
+    finally:
+        transport.close()
+    assert not transport.is_present()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 from cryptography import x509
@@ -1457,3 +1458,14 @@ def test_pinpad_on_a_stale_connection_after_a_card_swap(
     with pytest.raises(CardRemoved):
         first.session.verify_pin(None)
     assert second.log == []
+
+
+def test_local_transport_is_present_follows_the_reader(local_card: Callable[[str], Any]) -> None:
+    card = local_card("citizen-1.7")
+    transport = card.session.transport
+    assert transport.is_present()
+    card.reader.remove()
+    assert not transport.is_present()
+    card.reader.insert(card.applet)
+    assert not transport.is_present()
+    assert card.reader.connect().is_present()

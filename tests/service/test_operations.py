@@ -439,3 +439,35 @@ async def test_pinpad_reader_takes_the_pin_after_consent(
     assert ui.pinpad_prompts[1].previous_error
     assert readers[0]["pinpad"] is True
     assert applet.profile.pin_tries_left == 3
+
+
+async def test_readers_are_watched_only_while_a_page_listens(
+    start_bridge: BridgeFactory, insert: Callable[..., Inserted]
+) -> None:
+    """libpcsclite wakes a waiting monitor every 60 s: an idle bridge runs none."""
+    insert("citizen-1.8")
+    source = pcsc_source()
+
+    def watching() -> bool:
+        return source.watching
+
+    async def settles(expected: bool) -> bool:
+        for _ in range(50):
+            if watching() == expected:
+                return True
+            await asyncio.sleep(0.1)
+        return False
+
+    async with start_bridge(source) as bridge:
+        assert not watching()
+        url = bridge.base.replace("http", "ws") + "/v1/events"
+        async with bridge.http.ws_connect(url, headers={"Origin": PORTAL}) as first:
+            assert (await first.receive_json(timeout=5))["type"] == "hello"
+            assert await settles(True)
+            async with bridge.http.ws_connect(url, headers={"Origin": PORTAL}) as second:
+                await second.receive_json(timeout=5)
+            await asyncio.sleep(0.2)
+            assert watching()  # one page still listens
+        assert await settles(False), (len(bridge.daemon.hub.sockets), source._monitor)
+        status, _ = await bridge.post("/v1/authenticate", {"nonce": nonce()})
+        assert status == 200
