@@ -97,6 +97,39 @@ class Bridge:
         return status, data
 
 
+def build_test_daemon(
+    service_pki: ServicePki,
+    tmp_path: Path,
+    source: CardSource,
+    *,
+    ui: UserInterface,
+    allowed: tuple[str, ...] = (PORTAL,),
+    cache: bool = True,
+    queue_size: int = 16,
+    request_timeout: float = 60.0,
+) -> Daemon:
+    """A daemon over ``source`` trusting the test PKI, its files under ``tmp_path``."""
+    settings = Settings(
+        language="en",
+        allowed_origins=allowed,
+        request_timeout=request_timeout,
+        config_dir=tmp_path / "config",
+        data_dir=tmp_path / "data",
+        cache_dir=tmp_path / "cache",
+        log_dir=tmp_path / "log",
+    )
+    key = os.urandom(32) if cache else None
+    return Daemon(
+        settings,
+        source=source,
+        ui=ui,
+        store=TrustStore.for_test_pki(service_pki.pki),
+        revocation=RevocationPolicy(timeout=3.0),
+        cache=CertificateCache(tmp_path / "cache" / "certificates", key),
+        queue_size=queue_size,
+    )
+
+
 BridgeFactory = Callable[..., contextlib.AbstractAsyncContextManager[Bridge]]
 
 
@@ -111,30 +144,19 @@ def start_bridge(service_pki: ServicePki, tmp_path: Path) -> BridgeFactory:
         ui: UserInterface | None = None,
         allowed: tuple[str, ...] = (PORTAL,),
         cache: bool = True,
-        queue_size: int = 8,
+        queue_size: int = 16,
         request_timeout: float = 60.0,
     ) -> AsyncIterator[Bridge]:
-        settings = Settings(
-            language="en",
-            allowed_origins=allowed,
-            request_timeout=request_timeout,
-            config_dir=tmp_path / "config",
-            data_dir=tmp_path / "data",
-            cache_dir=tmp_path / "cache",
-            log_dir=tmp_path / "log",
-        )
         ui = ui or ScriptedUI(pins=["1234"] * 20)
-        certs = CertificateCache(
-            tmp_path / "cache" / "certificates", os.urandom(32) if cache else None
-        )
-        daemon = Daemon(
-            settings,
-            source=source,
+        daemon = build_test_daemon(
+            service_pki,
+            tmp_path,
+            source,
             ui=ui,
-            store=TrustStore.for_test_pki(service_pki.pki),
-            revocation=RevocationPolicy(timeout=3.0),
-            cache=certs,
+            allowed=allowed,
+            cache=cache,
             queue_size=queue_size,
+            request_timeout=request_timeout,
         )
         async with serving(daemon, port=0) as listening, aiohttp.ClientSession() as http:
             yield Bridge(daemon, listening.port, ui, http, cache_dir=tmp_path / "cache")

@@ -40,20 +40,16 @@ import schemathesis
 from openapi_spec_validator import OpenAPIV31SpecValidator, validate
 from schemathesis.schemas import BaseSchema
 
-from bridge.config import Settings
 from bridge.emulator.applet import BelpicApplet
 from bridge.service.cards import LocalSource
-from bridge.service.certcache import CertificateCache
 from bridge.service.daemon import Daemon, serving
 from bridge.service.errors import BadRequest
 from bridge.service.operations import HASHES
 from bridge.service.routes import clean_label, openapi_document
 from bridge.tokens.errors import TokenError
 from bridge.tokens.format import check_nonce
-from bridge.trust.anchors import TrustStore
-from bridge.trust.revocation import RevocationPolicy
 from bridge.ui.scripted import ScriptedUI
-from tests.service.conftest import PORTAL, BridgeFactory, InProcess, ServicePki
+from tests.service.conftest import PORTAL, BridgeFactory, InProcess, ServicePki, build_test_daemon
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "scripts" / "openapi.py"
@@ -187,27 +183,11 @@ def make_daemon(
 ) -> tuple[Daemon, ScriptedUI]:
     """A daemon with one in-process reader holding a fresh card of ``profile``; without the
     rate limit of a real daemon unless ``rate_limited``."""
-    settings = Settings(
-        language="en",
-        allowed_origins=(PORTAL,),
-        request_timeout=30.0,
-        config_dir=tmp / "config",
-        data_dir=tmp / "data",
-        cache_dir=tmp / "cache",
-        log_dir=tmp / "log",
-    )
     source = LocalSource()
     source.insert(BelpicApplet(service_pki.card(profile).profile))
     # The right PIN every time (a success resets the tries), consent and approval always.
     ui = ScriptedUI(pins=[PIN] * 100_000, consent=True, approve=True)
-    daemon = Daemon(
-        settings,
-        source=source,
-        ui=ui,
-        store=TrustStore.for_test_pki(service_pki.pki),
-        revocation=RevocationPolicy(timeout=3.0),
-        cache=CertificateCache(tmp / "cache" / "certificates", os.urandom(32)),
-    )
+    daemon = build_test_daemon(service_pki, tmp, source, ui=ui, request_timeout=30.0)
     if not rate_limited:  # the fuzzer is one fast caller; the limiter has its own tests
         daemon.rate = daemon.burst = 1_000_000.0
     return daemon, ui
