@@ -8,6 +8,7 @@ import asyncio
 import base64
 import dataclasses
 import hashlib
+import logging
 import time
 from collections.abc import Callable, Iterator
 
@@ -471,3 +472,21 @@ async def test_readers_are_watched_only_while_a_page_listens(
         assert await settles(False), (len(bridge.daemon.hub.sockets), source._monitor)
         status, _ = await bridge.post("/v1/authenticate", {"nonce": nonce()})
         assert status == 200
+
+
+async def test_personal_data_never_reaches_the_log(
+    start_bridge: BridgeFactory, in_process: InProcess, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    source, _, built = in_process("citizen-1.7")
+    wrong = "86420975"  # a wrong PIN no port number or timing can contain by chance
+    async with start_bridge(source, ui=ScriptedUI(pins=[wrong, "1234"])) as bridge:
+        assert (await bridge.post("/v1/identity"))[0] == 200
+        assert (await bridge.post("/v1/authenticate", {"nonce": nonce()}))[0] == 200
+        assert (await bridge.post("/v1/identity", origin="https://evil.example"))[0] == 403
+    assert caplog.records  # the daemon did log (requests, refusals)
+    text = caplog.text
+    person = built.person
+    for secret in (person.national_number, person.surname, person.street_and_number):
+        assert secret not in text
+    assert wrong not in text
