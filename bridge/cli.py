@@ -456,7 +456,7 @@ def cmd_origins(args: argparse.Namespace, settings: Settings) -> int:
     if origin is None or not policy.revoke(origin):
         print(f"error: '{args.origin}' is not among the sites you allowed", file=sys.stderr)
         return EXIT_USAGE
-    print(f"revoked: {origin} (a running bridge forgets it at its next start)")
+    print(f"revoked: {origin}")
     return EXIT_OK
 
 

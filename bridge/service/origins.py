@@ -67,10 +67,24 @@ class OriginPolicy:
         self._configured = {o for o in (normalise_origin(c) for c in configured) if o}
         self._store = store
         self._lock = threading.Lock()
+        self._stamp: tuple[int, int] | None = None
         self._approved: dict[str, str] = self._load()
         self._denied: dict[str, float] = {}
 
+    def _file_stamp(self) -> tuple[int, int] | None:
+        try:
+            stat = self._store.stat() if self._store is not None else None
+        except OSError:
+            return None
+        return None if stat is None else (stat.st_mtime_ns, stat.st_size)
+
+    def _refresh(self) -> None:
+        """Pick up ``eid-bridge origins revoke`` run while the daemon runs (one stat call)."""
+        if self._file_stamp() != self._stamp:
+            self._approved = self._load()
+
     def _load(self) -> dict[str, str]:
+        self._stamp = self._file_stamp()
         if self._store is None or not self._store.exists():
             return {}
         try:
@@ -91,10 +105,14 @@ class OriginPolicy:
         temporary = self._store.with_suffix(".tmp")
         temporary.write_text(json.dumps({"approved": self._approved}, indent=2), "utf-8")
         os.replace(temporary, self._store)
+        self._stamp = self._file_stamp()
 
     def is_allowed(self, origin: str) -> bool:
         with self._lock:
-            return origin in self._configured or origin in self._approved
+            if origin in self._configured:
+                return True
+            self._refresh()
+            return origin in self._approved
 
     def recently_denied(self, origin: str) -> bool:
         with self._lock:
@@ -108,6 +126,7 @@ class OriginPolicy:
 
     def approve(self, origin: str) -> None:
         with self._lock:
+            self._refresh()
             self._denied.pop(origin, None)
             self._approved[origin] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
             self._save()
@@ -119,6 +138,7 @@ class OriginPolicy:
     def revoke(self, origin: str) -> bool:
         """Forget the user's approval; True when there was one."""
         with self._lock:
+            self._refresh()
             found = self._approved.pop(origin, None) is not None
             if found:
                 self._save()

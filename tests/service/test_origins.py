@@ -95,3 +95,11 @@ def test_settings_for_the_daemon(tmp_path: Path) -> None:
     )
     with pytest.raises(ValueError, match="port"):
         Settings.load(config, env={"EID_BRIDGE_PORT": "eighty"})
+
+
+def test_a_revocation_reaches_a_running_policy(tmp_path: Path) -> None:
+    store = tmp_path / "origins.json"
+    running = OriginPolicy((), store)
+    running.approve("https://agency.example")
+    assert OriginPolicy((), store).revoke("https://agency.example")  # `eid-bridge origins revoke`
+    assert not running.is_allowed("https://agency.example")
