@@ -94,3 +94,8 @@ def vpcd_card(pcscd: Pcscd, make_card: CardBuilder) -> Iterator[Callable[[str], 
         card.remove()
     if inserted:
         wait_for_card(TEST_READER, present=False)
+
+
+# The bridge harness: one test PKI with its OCSP responder per run, shared by the service
+# and browser tests (registered here once, so both directories get the same instance).
+from tests.bridge_harness import in_process, service_pki, start_bridge  # noqa: E402, F401

@@ -166,6 +166,13 @@ class Daemon:
         app[ORIGIN_KEY] = self.origins
         app[DAEMON_KEY] = self
         add_routes(app)
+
+        async def close_events(_: web.Application) -> None:
+            # Before the runner waits for open handlers: a listening page would otherwise
+            # hold the shutdown for aiohttp's whole grace period (60 s).
+            await self.hub.close()
+
+        app.on_shutdown.append(close_events)
         return app
 
 

@@ -16,7 +16,7 @@ import pytest
 
 from bridge.ui.console import ConsoleUI
 from bridge.ui.scripted import ScriptedUI
-from tests.service.conftest import PORTAL, BridgeFactory, InProcess
+from tests.bridge_harness import PORTAL, BridgeFactory, InProcess
 
 EVIL = "https://evil.example"
 NONCE = base64.b64encode(os.urandom(32)).decode()

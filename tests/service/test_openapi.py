@@ -49,7 +49,7 @@ from bridge.service.routes import clean_label, openapi_document
 from bridge.tokens.errors import TokenError
 from bridge.tokens.format import check_nonce
 from bridge.ui.scripted import ScriptedUI
-from tests.service.conftest import PORTAL, BridgeFactory, InProcess, ServicePki, build_test_daemon
+from tests.bridge_harness import PORTAL, BridgeFactory, InProcess, ServicePki, build_test_daemon
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "scripts" / "openapi.py"

@@ -29,7 +29,7 @@ from bridge.tokens.validator import TokenValidator
 from bridge.trust.anchors import TrustStore
 from bridge.ui.base import KeyChoice, Operation
 from bridge.ui.scripted import ScriptedUI
-from tests.service.conftest import PORTAL, BridgeFactory, InProcess, ServicePki, pcsc_source
+from tests.bridge_harness import PORTAL, BridgeFactory, InProcess, ServicePki, pcsc_source
 from tests.services import READER_INDEX, TEST_READER, Pcscd, wait_for_card
 
 pytestmark = pytest.mark.pcsc

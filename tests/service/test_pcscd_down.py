@@ -12,7 +12,7 @@ import pytest
 
 from bridge.emulator.applet import BelpicApplet
 from bridge.emulator.vpcd import VPCD_PORT, VpcdCard
-from tests.service.conftest import PORTAL, BridgeFactory, ServicePki, pcsc_source
+from tests.bridge_harness import PORTAL, BridgeFactory, ServicePki, pcsc_source
 from tests.services import READER_INDEX, TEST_READER, Pcscd, wait_for_card
 
 pytestmark = [

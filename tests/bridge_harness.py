@@ -1,4 +1,4 @@
-"""The running bridge for service tests: a real aiohttp server on loopback, a real card
+"""The running bridge for service and browser tests (fixtures registered by tests/conftest.py): a
 source (pcscd + vpcd, or the in-process reader), the scripted user, the test PKI with its
 OCSP responder on 127.0.0.1."""
 
