@@ -382,7 +382,7 @@ def _serve(settings: Settings, ui_kind: str, virtual: str | None) -> None:
     daemon = build_daemon(
         settings, ui=choose_ui(ui_kind, settings), source=source, test_pki=test_pki
     )
-    asyncio.run(serve_until_stopped(daemon))
+    asyncio.run(serve_until_stopped(daemon, test_pki=test_pki))
 
 
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -138,10 +139,15 @@ def test_run_status_and_origins(tmp_path: Path) -> None:
     )
     try:
         assert daemon.stdout is not None
+        site = daemon.stdout.readline()
+        assert "demo site: open http://127.0.0.1:8480/" in site, daemon.stderr
         first = daemon.stdout.readline()
         assert "eID bridge listening on http://127.0.0.1:" in first, daemon.stderr
         allowed = daemon.stdout.readline()
         assert "https://portal.example" in allowed
+        assert "http://127.0.0.1:8480" in allowed
+        with urllib.request.urlopen("http://127.0.0.1:8480/", timeout=5) as page:
+            assert b"eid-bridge.js" in page.read()
         status = run(
             "status",
             "--json",

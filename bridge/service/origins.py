@@ -107,6 +107,14 @@ class OriginPolicy:
         os.replace(temporary, self._store)
         self._stamp = self._file_stamp()
 
+    def allow(self, origin: str) -> None:
+        """Allow ``origin`` for this run only, like a configured one (the demo's own site)."""
+        normalised = normalise_origin(origin)
+        if normalised is None:
+            raise ValueError(f"not an origin: {origin!r}")
+        with self._lock:
+            self._configured.add(normalised)
+
     def is_allowed(self, origin: str) -> bool:
         with self._lock:
             if origin in self._configured:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from bridge.config import Settings
@@ -42,13 +42,51 @@ def in_process_source(profile: str, test_pki: Any) -> LocalSource:
     return source
 
 
-async def serve_until_stopped(daemon: Daemon, announce: Callable[[str], None] = print) -> None:
+DEMO_SITE_PORT = 8480
+
+
+@contextlib.asynccontextmanager
+async def demo_site(settings: Settings, test_pki: Any) -> AsyncIterator[str]:
+    """The example relying party (``webclient/example``) on 127.0.0.1, validating tokens
+    against the test PKI: the page a demo user opens to log in with the virtual card."""
+    from aiohttp import web
+
+    from bridge.tokens.nonces import MemoryNonceStore
+    from bridge.tokens.validator import TokenValidator
+    from webclient.example.server import make_app
+
+    origin = f"http://127.0.0.1:{DEMO_SITE_PORT}"
+    validator = TokenValidator(
+        TrustStore.for_settings(settings, test_pki),
+        origin=origin,
+        nonces=MemoryNonceStore(),
+        intermediates=[
+            ca.der for h in test_pki.hierarchies.values() for ca in (h.citizen_ca, h.foreigner_ca)
+        ],
+    )
+    runner = web.AppRunner(make_app(validator), access_log=None)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, "127.0.0.1", DEMO_SITE_PORT).start()
+        yield origin
+    finally:
+        await runner.cleanup()
+
+
+async def serve_until_stopped(
+    daemon: Daemon, announce: Callable[[str], None] = print, *, test_pki: Any = None
+) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
-    async with serving(daemon) as listening:
+    async with contextlib.AsyncExitStack() as stack:
+        if test_pki is not None:  # demo: a page to log in from, allowed without asking
+            site = await stack.enter_async_context(demo_site(daemon.settings, test_pki))
+            daemon.origins.allow(site)
+            announce(f"demo site: open {site}/ and log in with the virtual card (PIN 1234)")
+        listening = await stack.enter_async_context(serving(daemon))
         announce(f"eID bridge listening on {', '.join(listening.addresses)}")
         allowed = [a.origin for a in daemon.origins.approvals()]
         announce(
