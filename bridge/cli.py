@@ -368,6 +368,71 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK
 
 
+# Exit codes of ``diagnose`` (docs/diagnostics.md): 0 every check ok or skipped, 1 some check
+# failed, 4 only warnings.
+EXIT_DIAGNOSE_WARNING = 4
+
+
+def _read_pin() -> str | None:
+    """The PIN for the signature test: typed at the terminal, or one line of stdin."""
+    import getpass
+
+    if sys.stdin.isatty():
+        pin = getpass.getpass("PIN (for the signature test, Enter to skip): ")
+    else:
+        pin = sys.stdin.readline().strip()
+    return pin or None
+
+
+def cmd_diagnose(args: argparse.Namespace, settings: Settings) -> int:
+    from bridge.diagnostics import CheckStatus, Options, diagnose
+    from bridge.service.cards import CardSource, LocalSource, PcscSource
+    from bridge.trust.anchors import TrustStore
+    from bridge.trust.revocation import RevocationPolicy
+
+    if args.virtual:
+        settings.demo = True
+    test_pki = load_test_pki(settings) if settings.demo else None
+    store = TrustStore.for_settings(settings, test_pki)
+    source: CardSource
+    with contextlib.ExitStack() as stack:
+        if args.virtual:
+            from bridge.emulator.applet import BelpicApplet
+            from bridge.emulator.latency import LatencyModel
+            from bridge.emulator.profiles import build_card
+
+            stack.enter_context(test_revocation_server(settings))
+            built = build_card(args.virtual, load_test_pki(settings))
+            model = LatencyModel.for_atr(built.profile.atr)
+            reader = LocalReader(f"Virtual in-process reader ({args.virtual})", latency=model.cost)
+            reader.insert(BelpicApplet(built.profile))
+            source = LocalSource(reader)
+        else:
+            source = PcscSource(settings.reader, connect_delay=settings.connect_delay)
+        report = diagnose(
+            Options(
+                source=source,
+                store=store,
+                revocation=RevocationPolicy.for_settings(settings),
+                include_name=args.include_name,
+                sign_test=args.sign_test,
+                pin=_read_pin if args.sign_test else None,
+            )
+        )
+    redact = not args.include_name
+    if args.json:
+        print(report.to_json(redact=redact))
+    else:
+        print(report.to_text(settings.language, redact=redact), end="")
+    if args.save:
+        saved = report.save(Path(args.save), language=settings.language, redact=redact)
+        print(f"saved to {saved} (support code {report.support_code})", file=sys.stderr)
+    return {
+        CheckStatus.FAILED: EXIT_CARD,
+        CheckStatus.WARNING: EXIT_DIAGNOSE_WARNING,
+    }.get(report.worst, EXIT_OK)
+
+
 # --- the daemon --------------------------------------------------------------------------
 
 
@@ -516,6 +581,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     daemon.add_argument("--virtual", metavar="PROFILE", help="serve a virtual card (demo)")
     daemon.set_defaults(func=cmd_run)
+    diag = sub.add_parser("diagnose", help="check the set-up for the helpdesk")
+    diag.add_argument("--json", action="store_true")
+    diag.add_argument("--save", metavar="FILE", help="also write the report (.json: JSON)")
+    diag.add_argument(
+        "--include-name", action="store_true", help="include your name (never the NN)"
+    )
+    diag.add_argument("--sign-test", action="store_true", help="sign once (asks for the PIN)")
+    diag.add_argument("--virtual", metavar="PROFILE", help="diagnose a virtual card in-process")
+    diag.set_defaults(func=cmd_diagnose)
     status = sub.add_parser("status", help="is the bridge running, and what does it see")
     status.add_argument("--json", action="store_true")
     status.set_defaults(func=cmd_status)

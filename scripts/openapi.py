@@ -349,7 +349,17 @@ def document() -> dict[str, Any]:
         "Identity": identity_schema(),
         "Diagnostics": {
             "type": "object",
-            "required": ["bridge", "system", "pcsc", "checks"],
+            "description": "The helpdesk checks (docs/diagnostics.md), redacted: no name, no "
+            "national register number, no serial numbers, no PIN operation.",
+            "required": [
+                "bridge",
+                "system",
+                "pcsc",
+                "supportCode",
+                "createdAt",
+                "result",
+                "checks",
+            ],
             "properties": {
                 "bridge": strict(
                     ["version", "apiVersion", "port"],
@@ -369,9 +379,36 @@ def document() -> dict[str, Any]:
                     },
                 },
                 "pcsc": ref("Readers"),
-                "checks": {"type": "array", "items": {"type": "object"}},
+                "supportCode": {"type": "string", "pattern": "^[A-Z2-7]{8}$"},
+                "createdAt": {"type": "string", "format": "date-time"},
+                "result": {"enum": ["ok", "warning", "failed"]},
+                "checks": {"type": "array", "items": ref("DiagnosticCheck")},
             },
         },
+        "DiagnosticCheck": strict(
+            ["id", "status", "summary", "evidence", "remedy", "durationMs"],
+            {
+                "id": {"type": "string", "examples": ["card.pin"]},
+                "status": {"enum": ["ok", "warning", "failed", "skipped"]},
+                "summary": {"type": "string"},
+                "evidence": {"type": "object"},
+                "remedy": {
+                    "oneOf": [
+                        {"type": "null"},
+                        strict(
+                            ["code", "en", "fr", "nl"],
+                            {
+                                "code": {"type": "string"},
+                                "en": {"type": "string"},
+                                "fr": {"type": "string"},
+                                "nl": {"type": "string"},
+                            },
+                        ),
+                    ]
+                },
+                "durationMs": {"type": "number", "minimum": 0},
+            },
+        ),
         "Empty": {
             "type": "object",
             "description": "Any JSON object; its members are ignored",

@@ -72,9 +72,7 @@ def clean_label(value: object) -> str:
 async def _on_worker(request: web.Request, name: str, action: Any) -> Any:
     daemon = _daemon(request)
     try:
-        return await daemon.worker.run(
-            action, name=name, timeout=daemon.settings.request_timeout
-        )
+        return await daemon.worker.run(action, name=name, timeout=daemon.settings.request_timeout)
     except UiUnavailable as exc:  # no display and no terminal: nobody can consent
         raise UserUnavailable(str(exc)) from exc
 
@@ -125,8 +123,23 @@ async def status(request: web.Request) -> web.Response:
 
 
 async def diagnostics(request: web.Request) -> web.Response:
-    """The first helpdesk facts; the diagnostics issue fills in the checks."""
+    """The helpdesk checks (bridge.diagnostics), redacted for web pages: no name, no national
+    number, no serial numbers; no PIN operation (the signature test is CLI-only)."""
+    from bridge.diagnostics import Options, diagnose
+
     daemon = _daemon(request)
+    services = daemon.services
+
+    def run_checks(ctx: Any) -> dict[str, Any]:
+        options = Options(
+            source=daemon.source,
+            store=services.store,
+            revocation=services.revocation,
+            session=ctx.session,
+        )
+        return diagnose(options).to_dict(redact=True, identifiers=False)
+
+    report = await _on_worker(request, "diagnostics", run_checks)
     body = {
         "bridge": {"version": __version__, "apiVersion": API_VERSION, "port": daemon.port},
         "system": {
@@ -135,7 +148,10 @@ async def diagnostics(request: web.Request) -> web.Response:
             "python": sys.version.split()[0],
         },
         "pcsc": await _readers(daemon),
-        "checks": [],
+        "supportCode": report["supportCode"],
+        "createdAt": report["createdAt"],
+        "result": report["result"],
+        "checks": report["checks"],
     }
     return web.json_response(body)
 
