@@ -77,7 +77,12 @@ class PcscContext:
     def __init__(self) -> None:
         rc, self.handle = scard.SCardEstablishContext(scard.SCARD_SCOPE_USER)
         if rc != scard.SCARD_S_SUCCESS:
-            raise pcsc_error(rc, "connecting to the PC/SC service")
+            # Whatever the code (pcscd shutting down answers "access denied", polkit refusals
+            # too), without a context the service is unusable for us.
+            error = pcsc_error(rc, "connecting to the PC/SC service")
+            if isinstance(error, PcscUnavailable):
+                raise error
+            raise PcscUnavailable(str(error)) from error
 
     def readers(self) -> list[str]:
         rc, readers = scard.SCardListReaders(self.handle, [])

@@ -12,7 +12,7 @@ from enum import Enum
 
 from smartcard import scard
 
-from bridge.card.errors import PcscUnavailable
+from bridge.card.errors import CardError, PcscUnavailable
 from bridge.card.pcsc import _MASK, PcscContext, pcsc_error
 
 log = logging.getLogger(__name__)
@@ -128,7 +128,10 @@ class ReaderMonitor:
                 service_up = True
                 backoff = 1.0
                 self._watch(self._context)
-            except PcscUnavailable:
+            except (PcscUnavailable, CardError):
+                # Any other failure of the wait (a reader driver crashing, pcscd restarting
+                # mid-call) is handled the same way: report, back off, re-attach; the monitor
+                # thread must not die.
                 if service_up is not False:
                     self._emit(ReaderEvent(ReaderEventKind.SERVICE_DOWN))
                     for name in list(self.states):
