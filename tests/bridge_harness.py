@@ -41,9 +41,7 @@ class ServicePki:
 
     @property
     def ca_certificates(self) -> list[bytes]:
-        return [
-            ca.der for h in self.pki.hierarchies.values() for ca in (h.citizen_ca, h.foreigner_ca)
-        ]
+        return list(self.pki.issuing_ca_ders())
 
 
 @pytest.fixture(scope="session")

@@ -18,7 +18,7 @@ from bridge.diagnostics.context import Context
 from bridge.diagnostics.model import CheckStatus, Outcome, ok, skipped
 from bridge.messages import message_for
 from bridge.service.cards import card_kind
-from bridge.service.operations import digest_signature_valid
+from bridge.tokens.format import verify_digest_signature
 
 EXPIRY_WARNING = dt.timedelta(days=60)
 
@@ -169,7 +169,7 @@ def check_sign(ctx: Context) -> Outcome:
         return skipped("the PIN was not given")
     digest = secrets.token_bytes(32)
     signature = _session(ctx).sign(KeyRef.AUTHENTICATION, digest, HashAlgorithm.SHA256, pin=pin)
-    if not digest_signature_valid(certificate, digest, HashAlgorithm.SHA256, signature):
+    if not verify_digest_signature(certificate, digest, HashAlgorithm.SHA256, signature):
         return Outcome(
             CheckStatus.FAILED,
             "the signature does not verify with the authentication certificate",

@@ -722,6 +722,13 @@ class TestPki:
         for hierarchy in self._hierarchies.values():
             yield from hierarchy.cas
 
+    def issuing_ca_ders(self) -> tuple[bytes, ...]:
+        """DER of the CAs that issue card certificates (Citizen and Foreigner CA of each
+        hierarchy): what a relying party passes to its token validator as intermediates."""
+        return tuple(
+            ca.der for h in self._hierarchies.values() for ca in (h.citizen_ca, h.foreigner_ca)
+        )
+
     def ca(self, name: str) -> CertificateAuthority:
         for ca in self.cas():
             if ca.name == name:

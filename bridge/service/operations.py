@@ -18,9 +18,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from bridge.card.constants import HashAlgorithm, KeyRef
 from bridge.card.errors import (
@@ -47,6 +45,7 @@ from bridge.tokens.format import (
     card_hash,
     digest_to_sign,
     signed_value,
+    verify_digest_signature,
     verify_signature,
 )
 from bridge.trust.anchors import TrustStore
@@ -65,16 +64,8 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-HASHES: dict[str, HashAlgorithm] = {
-    "SHA-256": HashAlgorithm.SHA256,
-    "SHA-384": HashAlgorithm.SHA384,
-    "SHA-512": HashAlgorithm.SHA512,
-}
-_CRYPTO_HASH: dict[HashAlgorithm, hashes.HashAlgorithm] = {
-    HashAlgorithm.SHA256: hashes.SHA256(),
-    HashAlgorithm.SHA384: hashes.SHA384(),
-    HashAlgorithm.SHA512: hashes.SHA512(),
-}
+HASHES: dict[str, HashAlgorithm] = {h.value: h for h in HashAlgorithm}
+"""The hash functions a page may name (Web eID's names: ``SHA-256``...)."""
 
 
 @dataclass
@@ -146,25 +137,6 @@ def check_certificate(
         raise CertificateRejected(
             verdict.code, {lang: verdict.message(lang) for lang in ("en", "fr", "nl")}
         )
-
-
-def digest_signature_valid(
-    certificate: bytes, digest: bytes, hash_algorithm: HashAlgorithm, signature: bytes
-) -> bool:
-    """Whether ``signature`` (PKCS#1 v1.5, or DER ECDSA) over the prehashed ``digest`` was
-    made by ``certificate``'s key."""
-    key = x509.load_der_x509_certificate(certificate).public_key()
-    prehashed = utils.Prehashed(_CRYPTO_HASH[hash_algorithm])
-    try:
-        if isinstance(key, rsa.RSAPublicKey):
-            key.verify(signature, digest, padding.PKCS1v15(), prehashed)
-        elif isinstance(key, ec.EllipticCurvePublicKey):
-            key.verify(signature, digest, ec.ECDSA(prehashed))
-        else:
-            return False
-    except (InvalidSignature, ValueError):
-        return False
-    return True
 
 
 # --- PIN ----------------------------------------------------------------------------------
@@ -351,7 +323,7 @@ def sign(
         return session.sign(key, digest, hash_algorithm, pin=pin, use_pinpad=pin is None)
 
     signature = with_pin(ctx, services, request, attempt)
-    if not digest_signature_valid(certificate, digest, hash_algorithm, signature):
+    if not verify_digest_signature(certificate, digest, hash_algorithm, signature):
         services.cache.forget(loaded.serial)
         if loaded.from_cache:
             raise CertificateNotOnCard("the card's key does not match the chosen certificate")

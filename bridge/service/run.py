@@ -60,9 +60,7 @@ async def demo_site(settings: Settings, test_pki: Any) -> AsyncIterator[str]:
         TrustStore.for_settings(settings, test_pki),
         origin=origin,
         nonces=MemoryNonceStore(),
-        intermediates=[
-            ca.der for h in test_pki.hierarchies.values() for ca in (h.citizen_ca, h.foreigner_ca)
-        ],
+        intermediates=test_pki.issuing_ca_ders(),
     )
     runner = web.AppRunner(make_app(validator), access_log=None)
     await runner.setup()

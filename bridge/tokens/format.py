@@ -328,6 +328,34 @@ def verify_signature(
     return True
 
 
+def verify_digest_signature(
+    certificate_der: bytes, digest: bytes, hash_algorithm: HashAlgorithm, signature: bytes
+) -> bool:
+    """Whether ``signature`` over the prehashed ``digest`` was made by the certificate's key,
+    as the bridge's ``/v1/sign`` returns it: PKCS#1 v1.5 for RSA; ECDSA as DER (the bridge)
+    or raw ``r || s`` (Web eID). False for anything that does not verify."""
+    try:
+        key = _load_certificate(certificate_der).public_key()
+    except TokenMalformed:
+        return False
+    prehashed = utils.Prehashed(_crypto_hash(hash_algorithm))
+    try:
+        if isinstance(key, rsa.RSAPublicKey):
+            key.verify(signature, digest, padding.PKCS1v15(), prehashed)
+        elif isinstance(key, ec.EllipticCurvePublicKey):
+            size = _coordinate_size(key.curve)
+            # Raw r || s: a DER value is longer, unless r and s both lost ~3 leading zero
+            # bytes (odds about 2**-48; that signature would then fail, never pass wrongly).
+            if len(signature) == 2 * size:
+                signature = ecdsa_raw_to_der(signature, size)
+            key.verify(signature, digest, ec.ECDSA(prehashed))
+        else:
+            return False
+    except (InvalidSignature, ValueError):
+        return False
+    return True
+
+
 # -- the token -----------------------------------------------------------------------------
 
 

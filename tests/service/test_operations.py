@@ -23,7 +23,7 @@ from bridge.emulator.pinpad_reader import PinpadReader
 from bridge.emulator.profiles import BuiltCard
 from bridge.emulator.vpcd import VPCD_PORT, VpcdCard
 from bridge.service.cards import LocalSource
-from bridge.service.operations import digest_signature_valid
+from bridge.tokens.format import verify_digest_signature
 from bridge.tokens.nonces import MemoryNonceStore
 from bridge.tokens.validator import TokenValidator
 from bridge.trust.anchors import TrustStore
@@ -243,7 +243,7 @@ async def test_card_pulled_mid_sign_then_next_request_works(
         status, body = await bridge.post("/v1/sign", request)
         assert status == 200, body
         signature = base64.b64decode(body["signature"])
-        assert digest_signature_valid(
+        assert verify_digest_signature(
             base64.b64decode(cert["certificate"]), digest, HashAlgorithm.SHA384, signature
         )
 

@@ -31,11 +31,6 @@ APP_VERSION = "https://eid-bridge.example/releases/0.1.0"
 PIN = "1234"
 
 
-def issuing_cas(pki: TestPki) -> tuple[bytes, ...]:
-    """DER of the test PKI's issuing CAs: what a relying party configures as intermediates."""
-    return tuple(ca.der for h in pki.hierarchies.values() for ca in (h.citizen_ca, h.foreigner_ca))
-
-
 def make_token(
     session: BelpicSession,
     origin: str,
@@ -67,7 +62,7 @@ class Served:
 @pytest.fixture(scope="package")
 def served() -> Iterator[Served]:
     with revocation_service() as (server, pki, _cards):
-        yield Served(server, pki, TrustStore.for_test_pki(pki), issuing_cas(pki))
+        yield Served(server, pki, TrustStore.for_test_pki(pki), pki.issuing_ca_ders())
 
 
 @pytest.fixture

@@ -38,7 +38,7 @@ from bridge.trust.anchors import TrustStore
 from bridge.trust.revocation import RevocationCache, RevocationPolicy
 from bridge.trust.validate import Status, Verdict
 from tests.conftest import InProcessCard
-from tests.tokens.conftest import ORIGIN, Served, issuing_cas, make_token
+from tests.tokens.conftest import ORIGIN, Served, make_token
 
 SESSION = "session-of-the-user"
 OpenCard = Callable[[str], InProcessCard]
@@ -317,7 +317,7 @@ async def test_certificate_from_an_untrusted_root(
 
     # ... even when the stranger's own CA certificates are offered as intermediates.
     naive = TokenValidator(
-        srv.store, origin=ORIGIN, nonces=nonces, intermediates=issuing_cas(test_pki)
+        srv.store, origin=ORIGIN, nonces=nonces, intermediates=test_pki.issuing_ca_ders()
     )
     nonce = nonces.issue(SESSION)
     token = make_token(local_card("citizen-1.7").session, ORIGIN, nonce)

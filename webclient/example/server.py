@@ -18,13 +18,11 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import web
-from cryptography import x509
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
 
+from bridge.card.constants import HashAlgorithm
 from bridge.messages import explain, message_for
 from bridge.tokens.errors import TokenError
+from bridge.tokens.format import verify_digest_signature
 from bridge.tokens.nonces import MemoryNonceStore, NonceStore
 from bridge.tokens.validator import TokenValidator, VerifiedIdentity, load_certificates
 from bridge.trust.anchors import TrustStore
@@ -33,11 +31,7 @@ SESSION_COOKIE = "rp_session"
 VALIDATOR_KEY = web.AppKey("validator", TokenValidator)
 NONCES_KEY = web.AppKey("nonces", NonceStore)
 USERS_KEY = web.AppKey("users", dict[str, VerifiedIdentity])
-_HASHES: dict[str, hashes.HashAlgorithm] = {
-    "SHA-256": hashes.SHA256(),
-    "SHA-384": hashes.SHA384(),
-    "SHA-512": hashes.SHA512(),
-}
+_HASHES: dict[str, HashAlgorithm] = {h.value: h for h in HashAlgorithm}
 
 
 def _library() -> bytes:
@@ -111,29 +105,6 @@ async def login(request: web.Request) -> web.Response:
     )
 
 
-def signature_valid(certificate: bytes, digest: bytes, hash_name: str, signature: bytes) -> bool:
-    """Whether ``signature`` over the prehashed ``digest`` was made by ``certificate``'s key:
-    PKCS#1 v1.5 for RSA; DER or raw ``r‖s`` ECDSA for EC."""
-    algorithm = _HASHES[hash_name]
-    key = x509.load_der_x509_certificate(certificate).public_key()
-    prehashed = utils.Prehashed(algorithm)
-    try:
-        if isinstance(key, rsa.RSAPublicKey):
-            key.verify(signature, digest, padding.PKCS1v15(), prehashed)
-        elif isinstance(key, ec.EllipticCurvePublicKey):
-            size = (key.curve.key_size + 7) // 8
-            if len(signature) == 2 * size:  # raw r‖s (IEEE P1363)
-                r = int.from_bytes(signature[:size], "big")
-                s = int.from_bytes(signature[size:], "big")
-                signature = utils.encode_dss_signature(r, s)
-            key.verify(signature, digest, ec.ECDSA(prehashed))
-        else:
-            return False
-    except (InvalidSignature, ValueError):
-        return False
-    return True
-
-
 async def verify_signature(request: web.Request) -> web.Response:
     """``{certificate, hash, hashFunction, signature}`` (base64) → ``{"valid": bool}``.
 
@@ -148,7 +119,7 @@ async def verify_signature(request: web.Request) -> web.Response:
             base64.b64decode(body[name], validate=True)
             for name in ("certificate", "hash", "signature")
         )
-        valid = signature_valid(certificate, digest, hash_name, signature)
+        valid = verify_digest_signature(certificate, digest, _HASHES[hash_name], signature)
     except (ValueError, KeyError, TypeError, binascii.Error):
         return _problem(400, "BAD_REQUEST", "send base64 certificate, hash, signature")
     return web.json_response({"valid": valid})
