@@ -127,9 +127,8 @@ class Daemon:
             self.pinpads[reader] = session.pinpad().can_verify
 
     def _on_reader_event(self, event: ReaderEvent) -> None:
-        """From the monitor's thread: reconnect before the next job, tell subscribers."""
-        if event.kind is not ReaderEventKind.READER_ADDED:
-            self.worker.invalidate()
+        """From the monitor's thread: tell subscribers. (The worker needs no telling: it
+        asks the reader at each job whether its card is still there.)"""
         if event.kind is ReaderEventKind.READER_REMOVED and event.reader:
             self.pinpads.pop(event.reader, None)
         loop = self._loop

@@ -4,7 +4,8 @@ Async handlers submit a job and await its result. The queue is bounded (a page f
 bridge gets ``Busy``, not an ever-growing backlog); a job whose page went away before it
 started is skipped; a running job sees its ``cancel`` event set (dialogs close on it) and is
 checked between steps. Card errors that mean "the connection is gone" (card pulled, reader
-unplugged, pcscd restarted) drop the session, so the next job connects afresh.
+unplugged, pcscd restarted) drop the session, and so does a card that left between jobs, so
+the next job connects afresh.
 """
 
 from __future__ import annotations
@@ -60,8 +61,8 @@ class JobContext:
         self._session: BelpicSession | None = None
 
     def session(self) -> BelpicSession:
-        # One session for the whole job: a card event arriving mid-job takes effect at the
-        # next job (this one fails on its own if the card really went away).
+        # One session for the whole job, checked once at its start: a card that leaves
+        # mid-job makes this job fail with a card error, and the next one reconnects.
         if self._session is None:
             self._session = self._worker._session_for_job()
         return self._session
@@ -94,7 +95,6 @@ class CardWorker:
         self._connect = connect
         self._queue: queue.Queue[_Job[object] | object] = queue.Queue(maxsize=queue_size)
         self._session: BelpicSession | None = None
-        self._stale = threading.Event()
         self._thread: threading.Thread | None = None
         self._on_session = on_session
         self.jobs_run = 0
@@ -121,11 +121,6 @@ class CardWorker:
         self._queue.put(_STOP)
         self._thread.join(timeout)
         self._thread = None
-
-    def invalidate(self) -> None:
-        """The card or reader changed (monitor event): reconnect before the next job.
-        Safe from any thread; the worker thread closes the old transport itself."""
-        self._stale.set()
 
     @property
     def waiting(self) -> int:
@@ -157,12 +152,10 @@ class CardWorker:
     # -- the worker thread ---------------------------------------------------------------
 
     def _session_for_job(self) -> BelpicSession:
-        if self._stale.is_set():
-            self._stale.clear()
-            self._drop_session()
-        elif self._session is not None and not self._session.transport.is_present():
-            # No monitor told us (it only runs while pages listen to events): the reader
-            # says the card we knew left; start over with whatever card is there now.
+        if self._session is not None and not self._session.transport.is_present():
+            # The reader says the card we knew left (pulled, swapped, reader or service
+            # gone): start over with whatever card is there now. One question to the reader,
+            # no APDU, and it works whether or not a monitor is watching.
             self._drop_session()
         if self._session is None:
             self._session = BelpicSession(self._connect())
