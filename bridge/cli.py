@@ -508,6 +508,15 @@ _NOT_RUNNING = {
 }
 
 
+_NOT_ALLOWED = {
+    "en": "'{origin}' is not among the sites you allowed; 'eid-bridge origins list' shows them.",
+    "fr": "« {origin} » ne fait pas partie des sites que vous avez autorisés ; « eid-bridge "
+    "origins list » les affiche.",
+    "nl": "'{origin}' staat niet bij de sites die u toeliet; 'eid-bridge origins list' toont "
+    "ze.",
+}
+
+
 def cmd_origins(args: argparse.Namespace, settings: Settings) -> int:
     from bridge.service.origins import OriginPolicy, normalise_origin
 
@@ -519,7 +528,8 @@ def cmd_origins(args: argparse.Namespace, settings: Settings) -> int:
         return EXIT_OK
     origin = normalise_origin(args.origin)
     if origin is None or not policy.revoke(origin):
-        print(f"error: '{args.origin}' is not among the sites you allowed", file=sys.stderr)
+        text = _NOT_ALLOWED.get(settings.language, _NOT_ALLOWED["en"])
+        print(f"error: {text.format(origin=args.origin)}", file=sys.stderr)
         return EXIT_USAGE
     print(f"revoked: {origin}")
     return EXIT_OK

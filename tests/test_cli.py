@@ -187,3 +187,7 @@ def test_run_status_and_origins(tmp_path: Path) -> None:
         EID_BRIDGE_CONFIG_DIR=env["EID_BRIDGE_CONFIG_DIR"],
     )
     assert refused.returncode == 2
+    assert "origins list" in refused.stderr
+    dutch = run("--lang", "nl", "origins", "revoke", "https://never.example", tmp_path=tmp_path,
+                EID_BRIDGE_CONFIG_DIR=env["EID_BRIDGE_CONFIG_DIR"])
+    assert "staat niet bij de sites" in dutch.stderr
