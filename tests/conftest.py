@@ -99,3 +99,11 @@ def vpcd_card(pcscd: Pcscd, make_card: CardBuilder) -> Iterator[Callable[[str], 
 # The bridge harness: one test PKI with its OCSP responder per run, shared by the service
 # and browser tests (registered here once, so both directories get the same instance).
 from tests.bridge_harness import in_process, service_pki, start_bridge  # noqa: E402, F401
+from tests.portal_fixtures import postgres_server, postgres_url  # noqa: E402, F401
+from tests.portal_harness import (  # noqa: E402, F401
+    mail_catcher,
+    portal,
+    portal_db_url,
+    sqlite_portal,
+    sqlite_url,
+)

@@ -6,8 +6,9 @@ when the token comes back: a nonce is accepted once, only from the session it wa
 (Web eID's Java library defaults to 5 minutes too). It is removed on first use whatever the
 outcome, expired or not.
 
-:class:`MemoryNonceStore` serves one process; the portal will add a database implementation
-of the same :class:`NonceStore` protocol.
+:class:`MemoryNonceStore` serves one process; a relying party with several processes keeps
+nonces in its database behind :class:`AsyncNonceStore` (the portal's
+``webclient.portal.nonces.DatabaseNonceStore``).
 """
 
 from __future__ import annotations
@@ -58,6 +59,16 @@ class NonceStore(Protocol):
         parties whose page does not send the nonce back with the token (Web eID's
         ``ChallengeNonceStore.getAndRemove``). Same errors as :meth:`consume`."""
         ...
+
+
+class AsyncNonceStore(Protocol):
+    """:class:`NonceStore` for stores that wait on I/O (a database); same rules."""
+
+    async def issue(self, session_id: str) -> str: ...
+
+    async def consume(self, session_id: str, nonce: str) -> None: ...
+
+    async def take(self, session_id: str) -> str: ...
 
 
 @dataclass
@@ -161,4 +172,4 @@ class MemoryNonceStore:
             raise NonceUnknown("no unused challenge nonce was issued to this session")
 
 
-__all__ = ["DEFAULT_TTL", "MemoryNonceStore", "NonceStore", "new_nonce"]
+__all__ = ["DEFAULT_TTL", "AsyncNonceStore", "MemoryNonceStore", "NonceStore", "new_nonce"]

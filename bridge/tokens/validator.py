@@ -13,6 +13,7 @@ Order (cheap and decisive first, the network last):
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,7 +37,7 @@ from bridge.tokens.format import (
     signed_value,
     verify_signature,
 )
-from bridge.tokens.nonces import NonceStore
+from bridge.tokens.nonces import AsyncNonceStore, NonceStore
 from bridge.trust.anchors import TrustStore
 from bridge.trust.revocation import RevocationPolicy
 from bridge.trust.validate import Purpose, Verdict, avalidate
@@ -136,7 +137,7 @@ class TokenValidator:
         store: TrustStore,
         *,
         origin: str,
-        nonces: NonceStore,
+        nonces: NonceStore | AsyncNonceStore,
         intermediates: Sequence[bytes] = (),
         revocation: RevocationPolicy | None = None,
         allowed_algorithms: Iterable[TokenAlgorithm] = DEFAULT_ALLOWED_ALGORITHMS,
@@ -179,9 +180,12 @@ class TokenValidator:
                 f"{parsed.algorithm.value} is not accepted here", algorithm=parsed.algorithm.value
             )
         if nonce is None:
-            challenge = self.nonces.take(session_id)
+            taken = self.nonces.take(session_id)
+            challenge = await taken if inspect.isawaitable(taken) else taken
         else:
-            self.nonces.consume(session_id, nonce)
+            used = self.nonces.consume(session_id, nonce)
+            if inspect.isawaitable(used):
+                await used
             challenge = nonce
         data = signed_value(self.origin, challenge, parsed.algorithm)
         if not verify_signature(parsed.certificate, data, parsed.algorithm, parsed.signature):

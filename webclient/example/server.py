@@ -10,6 +10,7 @@ alone (production trust roots, CA certificates given with ``--ca``).
 from __future__ import annotations
 
 import argparse
+import inspect
 import base64
 import binascii
 import secrets
@@ -23,13 +24,13 @@ from bridge.card.constants import HashAlgorithm
 from bridge.messages import explain, message_for
 from bridge.tokens.errors import TokenError
 from bridge.tokens.format import verify_digest_signature
-from bridge.tokens.nonces import MemoryNonceStore, NonceStore
+from bridge.tokens.nonces import AsyncNonceStore, MemoryNonceStore, NonceStore
 from bridge.tokens.validator import TokenValidator, VerifiedIdentity, load_certificates
 from bridge.trust.anchors import TrustStore
 
 SESSION_COOKIE = "rp_session"
 VALIDATOR_KEY = web.AppKey("validator", TokenValidator)
-NONCES_KEY = web.AppKey("nonces", NonceStore)
+NONCES_KEY: web.AppKey[NonceStore | AsyncNonceStore] = web.AppKey("nonces")
 USERS_KEY = web.AppKey("users", dict[str, VerifiedIdentity])
 _HASHES: dict[str, HashAlgorithm] = {h.value: h for h in HashAlgorithm}
 
@@ -58,7 +59,8 @@ async def library(request: web.Request) -> web.Response:
 async def nonce(request: web.Request) -> web.Response:
     """A fresh challenge for this browser's session (a cookie is set on first use)."""
     session = _session(request) or secrets.token_urlsafe(24)
-    value = request.app[NONCES_KEY].issue(session)
+    issued = request.app[NONCES_KEY].issue(session)
+    value = await issued if inspect.isawaitable(issued) else issued
     response = web.json_response({"nonce": value})
     response.set_cookie(
         SESSION_COOKIE,

@@ -1,0 +1,79 @@
+"""The portal's frame: pages in three languages, sessions in the database, CSRF, errors."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from tests.portal_harness import Portal, browser
+from webclient.portal.models import WebSession
+
+
+async def test_home_page_speaks_the_browsers_language(portal: Portal) -> None:
+    visitor = browser(portal)
+    for header, expected in (("nl-BE,nl;q=0.9", "lang=\"nl\""), ("en", "lang=\"en\""),
+                             ("de", "lang=\"fr\"")):
+        response = await visitor.get("/", headers={"Accept-Language": header})
+        assert response.status == 200
+        assert expected in await response.text()
+
+
+async def test_language_choice_is_remembered(portal: Portal) -> None:
+    visitor = browser(portal)
+    await visitor.get("/")
+    response = await visitor.post("/language", {"lang": "nl", "next": "/?x=1"})
+    assert response.status == 303
+    assert response.headers["Location"] == "/?x=1"
+    page = await visitor.get("/", headers={"Accept-Language": "en"})
+    assert 'lang="nl"' in await page.text()
+
+
+async def test_language_switch_refuses_another_site_as_next(portal: Portal) -> None:
+    visitor = browser(portal)
+    response = await visitor.post("/language", {"lang": "en", "next": "//evil.example/"})
+    assert response.headers["Location"] == "/"
+
+
+async def test_post_without_csrf_token_is_refused_and_changes_nothing(portal: Portal) -> None:
+    visitor = browser(portal)
+    await visitor.get("/")
+    response = await visitor.client.post("/language", data={"lang": "nl"},
+                                         allow_redirects=False)
+    assert response.status == 403
+    page = await visitor.get("/", headers={"Accept-Language": "en"})
+    assert 'lang="en"' in await page.text()
+
+
+async def test_post_from_another_origin_is_refused(portal: Portal) -> None:
+    visitor = browser(portal)
+    token = await visitor.token()
+    response = await visitor.client.post(
+        "/language", data={"_csrf": token, "lang": "nl"},
+        headers={"Origin": "https://evil.example"}, allow_redirects=False,
+    )
+    assert response.status == 403
+
+
+async def test_sessions_live_in_the_database_under_a_hash(portal: Portal) -> None:
+    visitor = browser(portal)
+    await visitor.get("/")
+    cookies = {c.key: c.value for c in visitor.client.session.cookie_jar}
+    assert "portal_session" in cookies
+    async with portal.db() as db:
+        keys = (await db.scalars(select(WebSession.key))).all()
+        assert len(keys) == 1
+        assert cookies["portal_session"] not in keys[0]
+        assert len(keys[0]) == 64
+
+
+async def test_unknown_page_is_a_translated_404(portal: Portal) -> None:
+    response = await browser(portal).get("/nowhere", headers={"Accept-Language": "en"})
+    assert response.status == 404
+    assert "Page not found" in await response.text()
+
+
+async def test_health_check_reaches_the_database(portal: Portal) -> None:
+    response = await browser(portal).get("/healthz")
+    assert response.status == 200
+    assert (await response.json()) == {"status": "ok"}
+    async with portal.db() as db:
+        assert await db.scalar(select(func.count()).select_from(WebSession)) == 0

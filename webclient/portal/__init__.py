@@ -1,0 +1,1 @@
+"""The professional portal: accounts, organisations, tools, wallet, syndic registration."""

@@ -1,0 +1,36 @@
+"""Every table of the portal; importing this package registers them all on ``Base.metadata``."""
+
+from webclient.portal.models.accounts import EmailCode, PasswordReset, User, UserRole
+from webclient.portal.models.infra import AuthNonce, ThrottleEvent, WebSession
+from webclient.portal.models.orgs import (
+    AuditEvent,
+    Membership,
+    MembershipRole,
+    MembershipStatus,
+    Organisation,
+    OrganisationTool,
+    ToolAccess,
+)
+from webclient.portal.models.recognitions import RegisterEntry, RegisterImport, UserRecognition
+from webclient.portal.models.support import SupportRequest
+
+__all__ = [
+    "AuditEvent",
+    "AuthNonce",
+    "EmailCode",
+    "Membership",
+    "MembershipRole",
+    "MembershipStatus",
+    "Organisation",
+    "OrganisationTool",
+    "PasswordReset",
+    "RegisterEntry",
+    "RegisterImport",
+    "SupportRequest",
+    "ThrottleEvent",
+    "ToolAccess",
+    "User",
+    "UserRecognition",
+    "UserRole",
+    "WebSession",
+]
