@@ -358,7 +358,7 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
         print(f"read and verified in {elapsed:.2f} s ({stats.apdus} APDUs)")
         if not args.once:
             with test_revocation_server(settings):
-                _serve(settings, args.ui, virtual)
+                _serve(settings, args.ui, virtual, portal=True)
     finally:
         if emulator is not None:
             emulator.stop()
@@ -436,7 +436,9 @@ def cmd_diagnose(args: argparse.Namespace, settings: Settings) -> int:
 # --- the daemon --------------------------------------------------------------------------
 
 
-def _serve(settings: Settings, ui_kind: str, virtual: str | None) -> None:
+def _serve(
+    settings: Settings, ui_kind: str, virtual: str | None, *, portal: bool = False
+) -> None:
     import asyncio
 
     from bridge.service.run import build_daemon, in_process_source, serve_until_stopped
@@ -447,7 +449,7 @@ def _serve(settings: Settings, ui_kind: str, virtual: str | None) -> None:
     daemon = build_daemon(
         settings, ui=choose_ui(ui_kind, settings), source=source, test_pki=test_pki
     )
-    asyncio.run(serve_until_stopped(daemon, test_pki=test_pki))
+    asyncio.run(serve_until_stopped(daemon, test_pki=test_pki, portal=portal))
 
 
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:

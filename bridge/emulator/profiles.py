@@ -79,7 +79,7 @@ CITIZEN = Person(
     language="nl",
 )
 CITIZEN_FR = Person(
-    national_number="90021512486",
+    national_number="90021512469",
     surname="Dubois",
     first_names="Marie Claire",
     third_name_initial="",
@@ -93,7 +93,7 @@ CITIZEN_FR = Person(
     language="fr",
 )
 FOREIGNER = Person(
-    national_number="88042036173",
+    national_number="88042036142",
     surname="Müller",
     first_names="Anna Lena",
     third_name_initial="",

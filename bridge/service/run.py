@@ -71,9 +71,37 @@ async def demo_site(settings: Settings, test_pki: Any) -> AsyncIterator[str]:
         await runner.cleanup()
 
 
+@contextlib.asynccontextmanager
+async def demo_portal(
+    settings: Settings, test_pki: Any, announce: Callable[[str], None]
+) -> AsyncIterator[str | None]:
+    """The professional portal (``webclient/portal``) seeded with demo data, when that part
+    of the product is installed; ``None`` otherwise."""
+    try:
+        from webclient.portal.demo import DEMO_PASSWORD
+        from webclient.portal.demo import demo_portal as start
+    except ImportError:
+        yield None
+        return
+    async with start(
+        settings.data_dir / "portal-demo",
+        store=TrustStore.for_settings(settings, test_pki),
+        intermediates=test_pki.issuing_ca_ders(),
+    ) as portal:
+        announce(f"portal: open {portal.origin}/ (the mails it sends: {portal.mail_page})")
+        announce(f"portal: demo accounts {', '.join(portal.users)}; password {DEMO_PASSWORD}")
+        yield portal.origin
+
+
 async def serve_until_stopped(
-    daemon: Daemon, announce: Callable[[str], None] = print, *, test_pki: Any = None
+    daemon: Daemon,
+    announce: Callable[[str], None] = print,
+    *,
+    test_pki: Any = None,
+    portal: bool = False,
 ) -> None:
+    """Serve until SIGINT/SIGTERM. With ``test_pki`` (demo mode) also the example site, and
+    with ``portal`` the seeded demo portal, both allowed without asking."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -84,6 +112,12 @@ async def serve_until_stopped(
             site = await stack.enter_async_context(demo_site(daemon.settings, test_pki))
             daemon.origins.allow(site)
             announce(f"demo site: open {site}/ and log in with the virtual card (PIN 1234)")
+        if test_pki is not None and portal:
+            portal_origin = await stack.enter_async_context(
+                demo_portal(daemon.settings, test_pki, announce)
+            )
+            if portal_origin is not None:
+                daemon.origins.allow(portal_origin)
         listening = await stack.enter_async_context(serving(daemon))
         announce(f"eID bridge listening on {', '.join(listening.addresses)}")
         allowed = [a.origin for a in daemon.origins.approvals()]

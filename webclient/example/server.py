@@ -10,9 +10,9 @@ alone (production trust roots, CA certificates given with ``--ca``).
 from __future__ import annotations
 
 import argparse
-import inspect
 import base64
 import binascii
+import inspect
 import secrets
 from importlib import resources
 from pathlib import Path

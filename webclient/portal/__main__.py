@@ -5,10 +5,13 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from pathlib import Path
 
 from aiohttp import web
 
+from webclient.portal.admin_cli import create_user_command, import_register_command
 from webclient.portal.app import create_app
+from webclient.portal.catalogue import Recognition
 from webclient.portal.migrate import downgrade, upgrade
 from webclient.portal.settings import PortalSettings, new_secret
 
@@ -24,6 +27,19 @@ def main(argv: list[str] | None = None) -> int:
     down = commands.add_parser("downgrade", help="undo migrations (default: all)")
     down.add_argument("revision", nargs="?", default="base")
     commands.add_parser("new-secret", help="print a new secret key for PORTAL_SECRET_KEY")
+    register = commands.add_parser(
+        "import-register", help="import a professional register (CSV) and grant recognitions"
+    )
+    register.add_argument("register", choices=[r.value for r in Recognition])
+    register.add_argument("file", type=Path, help="CSV (UTF-8) with national_number;reference")
+    staff = commands.add_parser(
+        "create-user", help="create an activated staff account (password read from stdin)"
+    )
+    staff.add_argument("--role", choices=["admin", "helpdesk"], required=True)
+    staff.add_argument("--first-name", default="")
+    staff.add_argument("--last-name", default="")
+    staff.add_argument("username")
+    staff.add_argument("email")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
 
@@ -41,6 +57,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "downgrade":
         downgrade(settings.database_url, args.revision)
         return 0
+    if args.command == "import-register":
+        return import_register_command(settings, Recognition(args.register), args.file)
+    if args.command == "create-user":
+        return create_user_command(settings, args)
     if args.migrate:
         upgrade(settings.database_url)
     try:

@@ -29,6 +29,7 @@ from webclient.portal.models import Membership, MembershipRole, MembershipStatus
 USER = web.RequestKey("user", User)
 MEMBERSHIP = web.RequestKey("membership", Membership)
 AUTH_METHOD = web.RequestKey("auth_method", str)
+DENIED_HEADER = "X-Portal-Denied"
 
 
 class Access(enum.Enum):
@@ -167,12 +168,16 @@ async def access_middleware(request: web.Request, handler: Any) -> web.StreamRes
     try:
         await _check(request, level)
     except Denied as denied:
+        # The header names the refusal for the authorisation tests and for support staff
+        # reading a HAR file; it says nothing the status does not already imply.
+        headers = {DENIED_HEADER: denied.reason}
         if denied.status == 401 and not _wants_json(request) and request.method == "GET":
             target = "/login" if denied.reason == "login" else "/activate"
-            raise web.HTTPSeeOther(f"{target}?next={quote(request.path_qs, safe='')}") from None
+            location = f"{target}?next={quote(request.path_qs, safe='')}"
+            raise web.HTTPSeeOther(location, headers=headers) from None
         if denied.status == 401 and denied.reason == "activate" and not _wants_json(request):
-            raise web.HTTPSeeOther("/activate") from None
+            raise web.HTTPSeeOther("/activate", headers=headers) from None
         raise {401: web.HTTPUnauthorized, 403: web.HTTPForbidden, 404: web.HTTPNotFound}[
             denied.status
-        ](reason=denied.reason) from None
+        ](reason=denied.reason, headers=headers) from None
     return await handler(request)  # type: ignore[no-any-return]

@@ -115,6 +115,7 @@ def create_app(
         lstrip_blocks=True,
     )
     environment.globals.update(jinja_globals())
+    environment.globals["current_csrf_token"] = csrf.rendering_token
     app.router.add_static("/static", HERE / "static", name="static", append_version=True)
     environment.globals["static"] = lambda name: str(
         app.router["static"].url_for(filename=name)

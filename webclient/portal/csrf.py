@@ -8,6 +8,7 @@ themselves.
 
 from __future__ import annotations
 
+import contextvars
 import secrets
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -23,6 +24,12 @@ FIELD = "_csrf"
 HEADER = "X-CSRF-Token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 H = TypeVar("H", bound=Callable[..., Awaitable[web.StreamResponse]])
+_rendering: contextvars.ContextVar[str] = contextvars.ContextVar("csrf_rendering", default="")
+
+
+def rendering_token() -> str:
+    """The token of the page being rendered: for macros imported without context."""
+    return _rendering.get()
 
 
 def exempt(handler: H) -> H:
@@ -36,6 +43,7 @@ async def token(request: web.Request) -> str:
     if not isinstance(value, str):
         value = secrets.token_urlsafe(32)
         session["csrf"] = value
+    _rendering.set(value)
     return value
 
 

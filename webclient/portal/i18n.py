@@ -65,6 +65,11 @@ def gettext(message: str, **values: Any) -> str:
 _ = gettext
 
 
+def N_(message: str) -> str:
+    """Marks a text for translation where it is defined; translated later with ``_(var)``."""
+    return message
+
+
 def ngettext(singular: str, plural: str, n: int, **values: Any) -> str:
     text = translations(current_language()).ngettext(singular, plural, n)
     values.setdefault("num", n)

@@ -17,8 +17,8 @@ from aiohttp_session import get_session
 from multidict import MultiDictProxy
 
 from webclient.portal import csrf
-from webclient.portal.access import AUTH_METHOD, MEMBERSHIP, USER
-from webclient.portal.i18n import LANGUAGE
+from webclient.portal.access import AUTH_METHOD, DENIED_HEADER, MEMBERSHIP, USER
+from webclient.portal.i18n import LANGUAGE, N_
 from webclient.portal.i18n import gettext as _
 from webclient.portal.keys import SETTINGS
 
@@ -93,16 +93,29 @@ def json_error(status: int, code: str, message: str, **extra: Any) -> web.Respon
 
 
 _ERROR_TEXT = {
-    400: ("Bad request", "The request could not be understood. Go back and try again."),
-    401: ("Please log in", "Log in to continue."),
-    403: ("Not allowed", "Your account is not allowed to see this page. If you think it should "
-          "be, ask a manager of your organisation."),
-    404: ("Page not found", "This page does not exist, or you have no access to it."),
-    405: ("Not allowed", "This address does not accept this kind of request."),
-    413: ("Too large", "What you sent is too large. Send a smaller file."),
-    429: ("Too many attempts", "Too many attempts. Wait a few minutes and try again."),
-    500: ("Something went wrong", "Something went wrong on our side. Try again in a moment; "
-          "if it keeps happening, contact the helpdesk."),
+    400: (
+        N_("Bad request"),
+        N_("The request could not be understood. Go back and try again."),
+    ),
+    401: (N_("Please log in"), N_("Log in to continue.")),
+    403: (
+        N_("Not allowed"),
+        N_(
+            "Your account is not allowed to see this page. If you think it should be, "
+            "ask a manager of your organisation."
+        ),
+    ),
+    404: (N_("Page not found"), N_("This page does not exist, or you have no access to it.")),
+    405: (N_("Not allowed"), N_("This address does not accept this kind of request.")),
+    413: (N_("Too large"), N_("What you sent is too large. Send a smaller file.")),
+    429: (N_("Too many attempts"), N_("Too many attempts. Wait a few minutes and try again.")),
+    500: (
+        N_("Something went wrong"),
+        N_(
+            "Something went wrong on our side. Try again in a moment; if it keeps happening, "
+            "contact the helpdesk."
+        ),
+    ),
 }
 
 
@@ -136,7 +149,10 @@ async def error_middleware(request: web.Request, handler: Any) -> web.StreamResp
             raise
         if exc.text and exc.content_type == "application/json":
             raise
-        return await _error_response(request, exc.status, exc.reason)
+        response = await _error_response(request, exc.status, exc.reason)
+        if DENIED_HEADER in exc.headers:
+            response.headers[DENIED_HEADER] = exc.headers[DENIED_HEADER]
+        return response
     except Exception:
         log.exception("unhandled error on %s %s", request.method, request.path)
         return await _error_response(request, 500, None)

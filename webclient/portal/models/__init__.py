@@ -13,17 +13,41 @@ from webclient.portal.models.orgs import (
 )
 from webclient.portal.models.recognitions import RegisterEntry, RegisterImport, UserRecognition
 from webclient.portal.models.support import SupportRequest
+from webclient.portal.models.wallet import (
+    AccountKind,
+    BankMovement,
+    BankStatement,
+    EntryKind,
+    Invoice,
+    InvoiceCounter,
+    JournalEntry,
+    LedgerAccount,
+    Payment,
+    PaymentStatus,
+    Posting,
+)
 
 __all__ = [
+    "AccountKind",
     "AuditEvent",
     "AuthNonce",
+    "BankMovement",
+    "BankStatement",
     "EmailCode",
+    "EntryKind",
+    "Invoice",
+    "InvoiceCounter",
+    "JournalEntry",
+    "LedgerAccount",
     "Membership",
     "MembershipRole",
     "MembershipStatus",
     "Organisation",
     "OrganisationTool",
     "PasswordReset",
+    "Payment",
+    "PaymentStatus",
+    "Posting",
     "RegisterEntry",
     "RegisterImport",
     "SupportRequest",

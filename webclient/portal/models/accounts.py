@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import date, datetime
 
-from sqlalchemy import Enum, ForeignKey, Integer, LargeBinary, String
+from sqlalchemy import Enum, ForeignKey, Index, Integer, LargeBinary, String, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from webclient.portal.db import Base, UtcDateTime, utcnow
@@ -38,8 +38,10 @@ class User(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     activated_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     phone: Mapped[str | None] = mapped_column(String(40))
-    photo: Mapped[bytes | None] = mapped_column(LargeBinary)
-    """A profile picture the user uploads (never the card's photo)."""
+    photo: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
+    """A profile picture the user uploads (never the card's photo). Deferred: the user is
+    loaded on every request, the picture only by ``GET /profile/photo`` (test
+    ``photo_type`` to know whether there is one)."""
     photo_type: Mapped[str | None] = mapped_column(String(40))
 
     # The linked eID. The national register number is personal data: only a keyed hash (for
@@ -63,6 +65,11 @@ class User(Base):
     @property
     def full_name(self) -> str:
         return f"{self.first_name} {self.last_name}"
+
+
+# Usernames are unique whatever their case: two registrations racing for "jdupont" and
+# "JDupont" cannot both win (the loser gets a friendly "already taken").
+Index("uq_users_username_lower", func.lower(User.username), unique=True)
 
 
 class EmailCode(Base):

@@ -22,6 +22,12 @@ class RegisterImport(Base):
     filename: Mapped[str] = mapped_column(String(255))
     rows: Mapped[int] = mapped_column(Integer, default=0)
     rejected: Mapped[int] = mapped_column(Integer, default=0)
+    added: Mapped[int] = mapped_column(Integer, default=0)
+    """Entries new in the register with this import (``rows`` - ``added`` were known)."""
+    updated: Mapped[int] = mapped_column(Integer, default=0)
+    """Known entries whose reference changed."""
+    granted: Mapped[int] = mapped_column(Integer, default=0)
+    """Recognitions given to already-linked users by this import."""
     imported_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     imported_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 

@@ -31,3 +31,12 @@ class SupportRequest(Base):
     status: Mapped[str] = mapped_column(String(16), default="open")
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)
     handled_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    handled_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    """When a helpdesk user last closed or reopened the request."""
+    language: Mapped[str] = mapped_column(String(2), default="fr")
+    """The language the question was asked in (for the acknowledgement and the answer)."""
+
+    @property
+    def reference(self) -> str:
+        """What the requester quotes: shown on the page and in the acknowledgement mail."""
+        return f"SR-{self.id:06d}"
