@@ -77,3 +77,17 @@ async def test_health_check_reaches_the_database(portal: Portal) -> None:
     assert (await response.json()) == {"status": "ok"}
     async with portal.db() as db:
         assert await db.scalar(select(func.count()).select_from(WebSession)) == 0
+
+
+async def test_security_headers_on_pages_errors_and_static_files(sqlite_portal: Portal) -> None:
+    visitor = browser(sqlite_portal)
+    for path in ("/", "/nowhere", "/static/portal.css"):
+        response = await visitor.get(path)
+        csp = response.headers["Content-Security-Policy"]
+        assert "script-src 'self'" in csp
+        assert "frame-ancestors 'none'" in csp
+        assert "http://127.0.0.1:*" in csp  # the bridge on the user's machine
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+        assert response.headers["X-Frame-Options"] == "DENY"
+    page = await (await visitor.get("/register")).text()
+    assert "<script>" not in page  # no inline code: the policy would block it

@@ -16,6 +16,7 @@ from bridge.trust.anchors import TrustStore, production_roots
 from bridge.trust.revocation import RevocationPolicy
 from webclient.portal import access, csrf, pages
 from webclient.portal.db import make_engine, make_sessionmaker
+from webclient.portal.headers import add_security_headers
 from webclient.portal.i18n import jinja_globals, language_middleware
 from webclient.portal.keys import DB, ENGINE, MAILER, SETTINGS, VALIDATOR
 from webclient.portal.mail import Mailer
@@ -117,6 +118,7 @@ def create_app(
     environment.globals.update(jinja_globals())
     environment.globals["current_csrf_token"] = csrf.rendering_token
     app.router.add_static("/static", HERE / "static", name="static", append_version=True)
+    app.on_response_prepare.append(add_security_headers)
     environment.globals["static"] = lambda name: str(
         app.router["static"].url_for(filename=name)
     )
