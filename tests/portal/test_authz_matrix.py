@@ -59,7 +59,8 @@ ALLOWED: dict[Access, set[str]] = {
 # Why a visitor is refused, by level (the order of the access layer's checks).
 ORG_LEVELS = {Access.MEMBER, Access.EMPLOYEE, Access.MANAGER}
 CSRF = "matrix-csrf-token"
-PARAM = re.compile(r"\{(\w+)(?::[^}]*)?\}")
+PARAM = re.compile(r"\{(\w+)(?::([^}]*))?\}")
+WORDS = re.compile(r"^\(?([\w-]+)(?:\|[\w-]+)*\)?$")
 
 
 @dataclass
@@ -158,7 +159,16 @@ def fill(path: str, data: Data) -> str:
         "code": "cadastrefinder",
         "tool": "cadastrefinder",
     }
-    return PARAM.sub(lambda m: values.get(m.group(1), "1"), path)
+
+
+    def value(match: re.Match[str]) -> str:
+        name, pattern = match.group(1), match.group(2)
+        if name in values:
+            return values[name]
+        choice = WORDS.match(pattern or "")
+        return choice.group(1) if choice else "1"  # ``{which:(act|summary)}`` → ``act``
+
+    return PARAM.sub(value, path)
 
 
 def routes(app: web.Application) -> Iterator[tuple[str, str, Access]]:

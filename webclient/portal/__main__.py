@@ -14,6 +14,7 @@ from webclient.portal.app import create_app
 from webclient.portal.catalogue import Recognition
 from webclient.portal.migrate import downgrade, upgrade
 from webclient.portal.settings import PortalSettings, new_secret
+from webclient.portal.wallet.invoices import invoice_month_command
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -40,6 +41,10 @@ def main(argv: list[str] | None = None) -> int:
     staff.add_argument("--last-name", default="")
     staff.add_argument("username")
     staff.add_argument("email")
+    invoice_month = commands.add_parser(
+        "invoice-month", help="issue the monthly invoices of a month that is over"
+    )
+    invoice_month.add_argument("month", help="YYYY-MM")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
 
@@ -61,6 +66,8 @@ def main(argv: list[str] | None = None) -> int:
         return import_register_command(settings, Recognition(args.register), args.file)
     if args.command == "create-user":
         return create_user_command(settings, args)
+    if args.command == "invoice-month":
+        return invoice_month_command(settings, args.month)
     if args.migrate:
         upgrade(settings.database_url)
     try:

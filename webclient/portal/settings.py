@@ -47,6 +47,26 @@ class PortalSettings:
     extra_intermediates: tuple[Path, ...] = ()
     """More CA certificates (PEM/DER) beside the shipped Belgian eID CAs."""
     bridge_help_url: str = "https://eid.belgium.be/"
+    # -- wallet (top-ups and bank transfers) --------------------------------------------------
+    payment_provider: str = "simulated"
+    """``simulated`` (an in-process test PSP, only ever active with ``demo``) or ``mollie``."""
+    mollie_api_key: str = field(default="", repr=False)
+    mollie_api_url: str = "https://api.mollie.com"
+    bank_iban: str = "BE71096123456769"
+    """The account bank transfers top wallets up on (CODA files must be of this account)."""
+    bank_bic: str = "GKCCBEBB"
+    bank_beneficiary: str = "Portail eID SRL"
+    min_topup: int = 5000
+    """Cents: the smallest online top-up (€50.00)."""
+    max_topup: int = 1_000_000
+    """Cents: the largest online top-up (€10,000.00); more goes by bank transfer."""
+    vat_rate: int = 21
+    syndic_fees_file: Path | None = None
+    """BCE ACP: a TOML fee table replacing the shipped ``syndic/fees.toml``."""
+    seller_name: str = "Portail eID SRL"
+    """The seller on the monthly invoices (the portal's operator)."""
+    seller_vat: str = "BE 0403.170.701"
+    seller_address: str = "Rue de la Loi 16, 1000 Bruxelles"
 
     def __post_init__(self) -> None:
         if not self.secret_key and self.secret_key_file is not None:

@@ -13,6 +13,14 @@ from webclient.portal.models.orgs import (
 )
 from webclient.portal.models.recognitions import RegisterEntry, RegisterImport, UserRecognition
 from webclient.portal.models.support import SupportRequest
+from webclient.portal.models.syndic import (
+    AppointedBy,
+    RequestKind,
+    RequestStatus,
+    SyndicEvent,
+    SyndicKind,
+    SyndicRequest,
+)
 from webclient.portal.models.wallet import (
     AccountKind,
     BankMovement,
@@ -25,10 +33,12 @@ from webclient.portal.models.wallet import (
     Payment,
     PaymentStatus,
     Posting,
+    SimulatedPayment,
 )
 
 __all__ = [
     "AccountKind",
+    "AppointedBy",
     "AuditEvent",
     "AuthNonce",
     "BankMovement",
@@ -50,7 +60,13 @@ __all__ = [
     "Posting",
     "RegisterEntry",
     "RegisterImport",
+    "RequestKind",
+    "RequestStatus",
+    "SimulatedPayment",
     "SupportRequest",
+    "SyndicEvent",
+    "SyndicKind",
+    "SyndicRequest",
     "ThrottleEvent",
     "ToolAccess",
     "User",

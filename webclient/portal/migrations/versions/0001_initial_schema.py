@@ -1,8 +1,8 @@
 """initial schema
 
 Revision ID: 0001
-Revises: 
-Create Date: 2026-11-27 04:51:53.230196
+Revises:
+Create Date: 2026-11-27
 """
 
 from __future__ import annotations
@@ -32,6 +32,27 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_auth_nonces_issued_at'), ['issued_at'], unique=False)
         batch_op.create_index('ix_auth_nonces_session_nonce', ['session_key', 'nonce'], unique=True)
 
+    op.create_table('invoice_counters',
+    sa.Column('year', sa.Integer(), nullable=False),
+    sa.Column('last', sa.Integer(), nullable=False),
+    sa.PrimaryKeyConstraint('year', name=op.f('pk_invoice_counters'))
+    )
+    op.create_table('simulated_payments',
+    sa.Column('id', sa.String(length=40), nullable=False),
+    sa.Column('amount', sa.BigInteger(), nullable=False),
+    sa.Column('currency', sa.String(length=3), nullable=False),
+    sa.Column('method', sa.String(length=32), nullable=False),
+    sa.Column('description', sa.String(length=300), nullable=False),
+    sa.Column('redirect_url', sa.String(length=500), nullable=False),
+    sa.Column('webhook_url', sa.String(length=500), nullable=False),
+    sa.Column('metadata', sa.JSON(), nullable=False),
+    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('created_at', webclient.portal.db.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('webhook_delay', sa.Integer(), nullable=False),
+    sa.Column('webhook_copies', sa.Integer(), nullable=False),
+    sa.Column('failing_fetches', sa.Integer(), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_simulated_payments'))
+    )
     op.create_table('throttle_events',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('key', sa.String(length=200), nullable=False),
@@ -64,6 +85,22 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_users')),
     sa.UniqueConstraint('eid_nrn_hmac', name=op.f('uq_users_eid_nrn_hmac')),
     sa.UniqueConstraint('username', name=op.f('uq_users_username'))
+    )
+    # Usernames are unique whatever their case (an expression index: autogenerate can't see it).
+    op.create_index('uq_users_username_lower', 'users', [sa.text('lower(username)')], unique=True)
+    op.create_table('bank_statements',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('sha256', sa.String(length=64), nullable=False),
+    sa.Column('account_iban', sa.String(length=34), nullable=False),
+    sa.Column('statement_number', sa.String(length=16), nullable=False),
+    sa.Column('statement_date', sa.Date(), nullable=False),
+    sa.Column('imported_by', sa.Integer(), nullable=True),
+    sa.Column('imported_at', webclient.portal.db.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('movements', sa.Integer(), nullable=False),
+    sa.Column('matched', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['imported_by'], ['users.id'], name=op.f('fk_bank_statements_imported_by_users'), ondelete='SET NULL'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_bank_statements')),
+    sa.UniqueConstraint('sha256', name=op.f('uq_bank_statements_sha256'))
     )
     op.create_table('email_codes',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -117,6 +154,9 @@ def upgrade() -> None:
     sa.Column('filename', sa.String(length=255), nullable=False),
     sa.Column('rows', sa.Integer(), nullable=False),
     sa.Column('rejected', sa.Integer(), nullable=False),
+    sa.Column('added', sa.Integer(), nullable=False),
+    sa.Column('updated', sa.Integer(), nullable=False),
+    sa.Column('granted', sa.Integer(), nullable=False),
     sa.Column('imported_by', sa.Integer(), nullable=True),
     sa.Column('imported_at', webclient.portal.db.UtcDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['imported_by'], ['users.id'], name=op.f('fk_register_imports_imported_by_users'), ondelete='SET NULL'),
@@ -138,6 +178,8 @@ def upgrade() -> None:
     sa.Column('status', sa.String(length=16), nullable=False),
     sa.Column('created_at', webclient.portal.db.UtcDateTime(timezone=True), nullable=False),
     sa.Column('handled_by', sa.Integer(), nullable=True),
+    sa.Column('handled_at', webclient.portal.db.UtcDateTime(timezone=True), nullable=True),
+    sa.Column('language', sa.String(length=2), nullable=False),
     sa.ForeignKeyConstraint(['handled_by'], ['users.id'], name=op.f('fk_support_requests_handled_by_users'), ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_support_requests_user_id_users'), ondelete='SET NULL'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_support_requests'))
@@ -184,6 +226,38 @@ def upgrade() -> None:
     with op.batch_alter_table('audit_events', schema=None) as batch_op:
         batch_op.create_index('ix_audit_events_org_at', ['organisation_id', 'at'], unique=False)
 
+    op.create_table('invoices',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('organisation_id', sa.Integer(), nullable=False),
+    sa.Column('period', sa.String(length=7), nullable=False),
+    sa.Column('year', sa.Integer(), nullable=False),
+    sa.Column('sequence', sa.Integer(), nullable=False),
+    sa.Column('number', sa.String(length=20), nullable=False),
+    sa.Column('issued_at', webclient.portal.db.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('net', sa.BigInteger(), nullable=False),
+    sa.Column('vat', sa.BigInteger(), nullable=False),
+    sa.Column('total', sa.BigInteger(), nullable=False),
+    sa.Column('pdf', sa.LargeBinary(), nullable=True),
+    sa.ForeignKeyConstraint(['organisation_id'], ['organisations.id'], name=op.f('fk_invoices_organisation_id_organisations'), ondelete='RESTRICT'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_invoices')),
+    sa.UniqueConstraint('number', name=op.f('uq_invoices_number')),
+    sa.UniqueConstraint('organisation_id', 'period', name=op.f('uq_invoices_organisation_id')),
+    sa.UniqueConstraint('year', 'sequence', name=op.f('uq_invoices_year'))
+    )
+    op.create_table('ledger_accounts',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('kind', sa.Enum('WALLET', 'PROVIDER', 'BANK', 'REVENUE', 'VAT', name='accountkind', native_enum=False, length=16), nullable=False),
+    sa.Column('code', sa.String(length=64), nullable=False),
+    sa.Column('organisation_id', sa.Integer(), nullable=True),
+    sa.Column('balance', sa.BigInteger(), nullable=False),
+    sa.Column('structured_communication', sa.String(length=12), nullable=True),
+    sa.CheckConstraint("kind != 'WALLET' OR balance >= 0", name=op.f('ck_ledger_accounts_wallet_not_negative')),
+    sa.ForeignKeyConstraint(['organisation_id'], ['organisations.id'], name=op.f('fk_ledger_accounts_organisation_id_organisations'), ondelete='RESTRICT'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_ledger_accounts')),
+    sa.UniqueConstraint('kind', 'code', name=op.f('uq_ledger_accounts_kind')),
+    sa.UniqueConstraint('organisation_id', name=op.f('uq_ledger_accounts_organisation_id')),
+    sa.UniqueConstraint('structured_communication', name=op.f('uq_ledger_accounts_structured_communication'))
+    )
     op.create_table('memberships',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('user_id', sa.Integer(), nullable=False),
@@ -229,6 +303,32 @@ def upgrade() -> None:
     with op.batch_alter_table('register_entries', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_register_entries_nrn_hmac'), ['nrn_hmac'], unique=False)
 
+    op.create_table('journal_entries',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('kind', sa.Enum('TOPUP_ONLINE', 'TOPUP_TRANSFER', 'DEBIT', 'REFUND', 'ADJUSTMENT', name='entrykind', native_enum=False, length=16), nullable=False),
+    sa.Column('organisation_id', sa.Integer(), nullable=False),
+    sa.Column('amount', sa.BigInteger(), nullable=False),
+    sa.Column('product', sa.String(length=32), nullable=True),
+    sa.Column('reference', sa.String(length=40), nullable=False),
+    sa.Column('description', sa.String(length=300), nullable=False),
+    sa.Column('idempotency_key', sa.String(length=128), nullable=False),
+    sa.Column('actor_id', sa.Integer(), nullable=True),
+    sa.Column('created_at', webclient.portal.db.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('details', sa.JSON(), nullable=False),
+    sa.Column('invoice_id', sa.Integer(), nullable=True),
+    sa.ForeignKeyConstraint(['actor_id'], ['users.id'], name=op.f('fk_journal_entries_actor_id_users'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['invoice_id'], ['invoices.id'], name=op.f('fk_journal_entries_invoice_id_invoices'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['organisation_id'], ['organisations.id'], name=op.f('fk_journal_entries_organisation_id_organisations'), ondelete='RESTRICT'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_journal_entries')),
+    sa.UniqueConstraint('idempotency_key', name=op.f('uq_journal_entries_idempotency_key')),
+    sa.UniqueConstraint('reference', name=op.f('uq_journal_entries_reference'))
+    )
+    with op.batch_alter_table('journal_entries', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_journal_entries_created_at'), ['created_at'], unique=False)
+        batch_op.create_index('ix_journal_entries_org_amount_id', ['organisation_id', 'amount', 'id', 'kind', 'product', 'created_at'], unique=False)
+        batch_op.create_index('ix_journal_entries_org_at', ['organisation_id', 'created_at'], unique=False)
+        batch_op.create_index('ix_journal_entries_org_at_id', ['organisation_id', 'created_at', 'id', 'kind', 'product'], unique=False)
+
     op.create_table('tool_access',
     sa.Column('membership_id', sa.Integer(), nullable=False),
     sa.Column('tool', sa.String(length=32), nullable=False),
@@ -238,12 +338,186 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['membership_id'], ['memberships.id'], name=op.f('fk_tool_access_membership_id_memberships'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('membership_id', 'tool', name=op.f('pk_tool_access'))
     )
+    op.create_table('bank_movements',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('statement_id', sa.Integer(), nullable=False),
+    sa.Column('movement_key', sa.String(length=128), nullable=False),
+    sa.Column('amount', sa.BigInteger(), nullable=False),
+    sa.Column('value_date', sa.Date(), nullable=False),
+    sa.Column('counterparty_name', sa.String(length=200), nullable=True),
+    sa.Column('counterparty_iban', sa.String(length=34), nullable=True),
+    sa.Column('structured_communication', sa.String(length=12), nullable=True),
+    sa.Column('free_communication', sa.String(length=300), nullable=True),
+    sa.Column('organisation_id', sa.Integer(), nullable=True),
+    sa.Column('entry_id', sa.Integer(), nullable=True),
+    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.ForeignKeyConstraint(['entry_id'], ['journal_entries.id'], name=op.f('fk_bank_movements_entry_id_journal_entries')),
+    sa.ForeignKeyConstraint(['organisation_id'], ['organisations.id'], name=op.f('fk_bank_movements_organisation_id_organisations')),
+    sa.ForeignKeyConstraint(['statement_id'], ['bank_statements.id'], name=op.f('fk_bank_movements_statement_id_bank_statements')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_bank_movements')),
+    sa.UniqueConstraint('movement_key', name=op.f('uq_bank_movements_movement_key'))
+    )
+    with op.batch_alter_table('bank_movements', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_bank_movements_statement_id'), ['statement_id'], unique=False)
+
+    op.create_table('payments',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('organisation_id', sa.Integer(), nullable=False),
+    sa.Column('provider', sa.String(length=32), nullable=False),
+    sa.Column('provider_id', sa.String(length=128), nullable=False),
+    sa.Column('method', sa.String(length=32), nullable=False),
+    sa.Column('amount', sa.BigInteger(), nullable=False),
+    sa.Column('status', sa.Enum('OPEN', 'PENDING', 'PAID', 'FAILED', 'CANCELED', 'EXPIRED', name='paymentstatus', native_enum=False, length=16), nullable=False),
+    sa.Column('created_by', sa.Integer(), nullable=True),
+    sa.Column('created_at', webclient.portal.db.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', webclient.portal.db.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('entry_id', sa.Integer(), nullable=True),
+    sa.ForeignKeyConstraint(['created_by'], ['users.id'], name=op.f('fk_payments_created_by_users'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['entry_id'], ['journal_entries.id'], name=op.f('fk_payments_entry_id_journal_entries')),
+    sa.ForeignKeyConstraint(['organisation_id'], ['organisations.id'], name=op.f('fk_payments_organisation_id_organisations'), ondelete='RESTRICT'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_payments')),
+    sa.UniqueConstraint('provider', 'provider_id', name=op.f('uq_payments_provider'))
+    )
+    with op.batch_alter_table('payments', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_payments_organisation_id'), ['organisation_id'], unique=False)
+
+    op.create_table('postings',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('entry_id', sa.Integer(), nullable=False),
+    sa.Column('account_id', sa.Integer(), nullable=False),
+    sa.Column('amount', sa.BigInteger(), nullable=False),
+    sa.ForeignKeyConstraint(['account_id'], ['ledger_accounts.id'], name=op.f('fk_postings_account_id_ledger_accounts'), ondelete='RESTRICT'),
+    sa.ForeignKeyConstraint(['entry_id'], ['journal_entries.id'], name=op.f('fk_postings_entry_id_journal_entries'), ondelete='RESTRICT'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_postings'))
+    )
+    with op.batch_alter_table('postings', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_postings_account_id'), ['account_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_postings_entry_id'), ['entry_id'], unique=False)
+
+    op.create_table('syndic_requests',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('organisation_id', sa.Integer(), nullable=False),
+    sa.Column('created_by', sa.Integer(), nullable=True),
+    sa.Column('kind', sa.Enum('APPOINTMENT', 'CHANGE', 'END', 'END_AND_NEW', name='requestkind', native_enum=False, length=16), nullable=False),
+    sa.Column('status', sa.Enum('DRAFT', 'SUBMITTED', 'REGISTERED', 'REJECTED', name='requeststatus', native_enum=False, length=16), nullable=False),
+    sa.Column('association_number', sa.String(length=10), nullable=True),
+    sa.Column('association_name', sa.String(length=200), nullable=True),
+    sa.Column('association_unknown', sa.Boolean(), nullable=False),
+    sa.Column('decision_date', sa.Date(), nullable=True),
+    sa.Column('start_date', sa.Date(), nullable=True),
+    sa.Column('appointed_by', sa.Enum('GENERAL_ASSEMBLY', 'JUDGE', name='appointedby', native_enum=False, length=20), nullable=True),
+    sa.Column('syndic_kind', sa.Enum('NATURAL', 'LEGAL', name='syndickind', native_enum=False, length=10), nullable=True),
+    sa.Column('syndic_name', sa.String(length=200), nullable=True),
+    sa.Column('syndic_first_names', sa.String(length=200), nullable=True),
+    sa.Column('syndic_profession', sa.String(length=100), nullable=True),
+    sa.Column('syndic_address', sa.String(length=300), nullable=True),
+    sa.Column('syndic_legal_form', sa.String(length=40), nullable=True),
+    sa.Column('syndic_enterprise_number', sa.String(length=10), nullable=True),
+    sa.Column('syndic_person_sealed', sa.LargeBinary(), nullable=True),
+    sa.Column('syndic_person_masked', sa.String(length=20), nullable=True),
+    sa.Column('syndic_own_ipi', sa.Boolean(), nullable=False),
+    sa.Column('contact_details', sa.Text(), nullable=True),
+    sa.Column('change_note', sa.Text(), nullable=True),
+    sa.Column('representative_named', sa.Boolean(), nullable=False),
+    sa.Column('representative_name', sa.String(length=200), nullable=True),
+    sa.Column('representative_sealed', sa.LargeBinary(), nullable=True),
+    sa.Column('representative_masked', sa.String(length=20), nullable=True),
+    sa.Column('representative_authorised', sa.Boolean(), nullable=False),
+    sa.Column('outgoing_name', sa.String(length=200), nullable=True),
+    sa.Column('outgoing_number', sa.String(length=10), nullable=True),
+    sa.Column('act_pdf', sa.LargeBinary(), nullable=True),
+    sa.Column('act_filename', sa.String(length=200), nullable=True),
+    sa.Column('revocation_pdf', sa.LargeBinary(), nullable=True),
+    sa.Column('revocation_filename', sa.String(length=200), nullable=True),
+    sa.Column('due_date', sa.Date(), nullable=True),
+    sa.Column('short_notice', sa.Boolean(), nullable=False),
+    sa.Column('late', sa.Boolean(), nullable=False),
+    sa.Column('fee', sa.Integer(), nullable=True),
+    sa.Column('supplement', sa.Integer(), nullable=True),
+    sa.Column('supplement_vat', sa.Integer(), nullable=True),
+    sa.Column('fee_year', sa.Integer(), nullable=True),
+    sa.Column('debit_entry_id', sa.Integer(), nullable=True),
+    sa.Column('supplement_entry_id', sa.Integer(), nullable=True),
+    sa.Column('signing_state', sa.LargeBinary(), nullable=True),
+    sa.Column('signing_started_at', webclient.portal.db.UtcDateTime(timezone=True), nullable=True),
+    sa.Column('signed_pdf', sa.LargeBinary(), nullable=True),
+    sa.Column('signer_name', sa.String(length=200), nullable=True),
+    sa.Column('signed_at', webclient.portal.db.UtcDateTime(timezone=True), nullable=True),
+    sa.Column('submitted_at', webclient.portal.db.UtcDateTime(timezone=True), nullable=True),
+    sa.Column('submitted_by', sa.Integer(), nullable=True),
+    sa.Column('counter_reference', sa.String(length=40), nullable=True),
+    sa.Column('decided_at', webclient.portal.db.UtcDateTime(timezone=True), nullable=True),
+    sa.Column('decided_by', sa.Integer(), nullable=True),
+    sa.Column('rejection_reason', sa.Text(), nullable=True),
+    sa.Column('retain_until', sa.Date(), nullable=True),
+    sa.Column('created_at', webclient.portal.db.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', webclient.portal.db.UtcDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['created_by'], ['users.id'], name=op.f('fk_syndic_requests_created_by_users'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['debit_entry_id'], ['journal_entries.id'], name=op.f('fk_syndic_requests_debit_entry_id_journal_entries'), ondelete='RESTRICT'),
+    sa.ForeignKeyConstraint(['decided_by'], ['users.id'], name=op.f('fk_syndic_requests_decided_by_users'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['organisation_id'], ['organisations.id'], name=op.f('fk_syndic_requests_organisation_id_organisations'), ondelete='RESTRICT'),
+    sa.ForeignKeyConstraint(['submitted_by'], ['users.id'], name=op.f('fk_syndic_requests_submitted_by_users'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['supplement_entry_id'], ['journal_entries.id'], name=op.f('fk_syndic_requests_supplement_entry_id_journal_entries'), ondelete='RESTRICT'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_syndic_requests')),
+    sa.UniqueConstraint('counter_reference', name=op.f('uq_syndic_requests_counter_reference'))
+    )
+    with op.batch_alter_table('syndic_requests', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_syndic_requests_association_number'), ['association_number'], unique=False)
+        batch_op.create_index('ix_syndic_requests_org_status', ['organisation_id', 'status'], unique=False)
+        batch_op.create_index(batch_op.f('ix_syndic_requests_retain_until'), ['retain_until'], unique=False)
+        batch_op.create_index('ix_syndic_requests_status_submitted', ['status', 'submitted_at'], unique=False)
+
+    op.create_table('syndic_events',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('request_id', sa.Integer(), nullable=False),
+    sa.Column('at', webclient.portal.db.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('actor_id', sa.Integer(), nullable=True),
+    sa.Column('action', sa.String(length=40), nullable=False),
+    sa.Column('note', sa.Text(), nullable=True),
+    sa.ForeignKeyConstraint(['actor_id'], ['users.id'], name=op.f('fk_syndic_events_actor_id_users'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['request_id'], ['syndic_requests.id'], name=op.f('fk_syndic_events_request_id_syndic_requests'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_syndic_events'))
+    )
+    with op.batch_alter_table('syndic_events', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_syndic_events_request_id'), ['request_id'], unique=False)
+
     # ### end Alembic commands ###
 
 
 def downgrade() -> None:
     # ### commands auto generated by Alembic - please adjust! ###
+    with op.batch_alter_table('syndic_events', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_syndic_events_request_id'))
+
+    op.drop_table('syndic_events')
+    with op.batch_alter_table('syndic_requests', schema=None) as batch_op:
+        batch_op.drop_index('ix_syndic_requests_status_submitted')
+        batch_op.drop_index(batch_op.f('ix_syndic_requests_retain_until'))
+        batch_op.drop_index('ix_syndic_requests_org_status')
+        batch_op.drop_index(batch_op.f('ix_syndic_requests_association_number'))
+
+    op.drop_table('syndic_requests')
+    with op.batch_alter_table('postings', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_postings_entry_id'))
+        batch_op.drop_index(batch_op.f('ix_postings_account_id'))
+
+    op.drop_table('postings')
+    with op.batch_alter_table('payments', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_payments_organisation_id'))
+
+    op.drop_table('payments')
+    with op.batch_alter_table('bank_movements', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_bank_movements_statement_id'))
+
+    op.drop_table('bank_movements')
     op.drop_table('tool_access')
+    with op.batch_alter_table('journal_entries', schema=None) as batch_op:
+        batch_op.drop_index('ix_journal_entries_org_at_id')
+        batch_op.drop_index('ix_journal_entries_org_at')
+        batch_op.drop_index('ix_journal_entries_org_amount_id')
+        batch_op.drop_index(batch_op.f('ix_journal_entries_created_at'))
+
+    op.drop_table('journal_entries')
     with op.batch_alter_table('register_entries', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_register_entries_nrn_hmac'))
 
@@ -254,6 +528,8 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_memberships_organisation_id'))
 
     op.drop_table('memberships')
+    op.drop_table('ledger_accounts')
+    op.drop_table('invoices')
     with op.batch_alter_table('audit_events', schema=None) as batch_op:
         batch_op.drop_index('ix_audit_events_org_at')
 
@@ -280,11 +556,15 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_email_codes_user_id'))
 
     op.drop_table('email_codes')
+    op.drop_table('bank_statements')
+    op.drop_index('uq_users_username_lower', table_name='users')
     op.drop_table('users')
     with op.batch_alter_table('throttle_events', schema=None) as batch_op:
         batch_op.drop_index('ix_throttle_events_key_at')
 
     op.drop_table('throttle_events')
+    op.drop_table('simulated_payments')
+    op.drop_table('invoice_counters')
     with op.batch_alter_table('auth_nonces', schema=None) as batch_op:
         batch_op.drop_index('ix_auth_nonces_session_nonce')
         batch_op.drop_index(batch_op.f('ix_auth_nonces_issued_at'))

@@ -1,0 +1,1 @@
+"""The organisations' prepaid wallets: the ledger service, online top-ups, bank transfers."""
