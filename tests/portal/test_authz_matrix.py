@@ -60,6 +60,7 @@ ALLOWED: dict[Access, set[str]] = {
 ORG_LEVELS = {Access.MEMBER, Access.EMPLOYEE, Access.MANAGER}
 CSRF = "matrix-csrf-token"
 PARAM = re.compile(r"\{(\w+)(?::([^}]*))?\}")
+CHOICES = re.compile(r"\(\?P<(\w+)>([\w-]+(?:\|[\w-]+)+)\)")
 WORDS = re.compile(r"^\(?([\w-]+)(?:\|[\w-]+)*\)?$")
 
 
@@ -160,7 +161,6 @@ def fill(path: str, data: Data) -> str:
         "tool": "cadastrefinder",
     }
 
-
     def value(match: re.Match[str]) -> str:
         name, pattern = match.group(1), match.group(2)
         if name in values:
@@ -180,10 +180,17 @@ def routes(app: web.Application) -> Iterator[tuple[str, str, Access]]:
         level = access_of(route.handler)
         if level is None:
             continue
-        key = (route.method, resource.canonical)
+        template = resource.canonical
+        # The canonical form drops a parameter's regex: put back word alternatives
+        # (``{which:act|revocation|signed}``) so a path that matches can be made.
+        pattern = resource.get_info().get("pattern")
+        if isinstance(pattern, re.Pattern):
+            for name, choices in CHOICES.findall(pattern.pattern):
+                template = template.replace(f"{{{name}}}", f"{{{name}:{choices}}}")
+        key = (route.method, template)
         if key not in seen:
             seen.add(key)
-            yield route.method, resource.canonical, level
+            yield route.method, template, level
 
 
 async def ask(portal: Portal, method: str, path: str) -> tuple[int, str | None]:
