@@ -466,6 +466,35 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK
 
 
+def cmd_tray(args: argparse.Namespace, settings: Settings) -> int:
+    """The tray icon with the daemon; the daemon alone without a display (or --headless)."""
+    import bridge.tray
+    from bridge.service.run import build_daemon, in_process_source
+    from bridge.ui import choose_ui
+
+    if args.virtual:
+        settings.demo = True
+
+    def build() -> Any:
+        test_pki = load_test_pki(settings) if settings.demo else None
+        source = in_process_source(args.virtual, test_pki) if args.virtual else None
+        return build_daemon(
+            settings, ui=choose_ui(settings.ui, settings), source=source, test_pki=test_pki
+        )
+
+    with contextlib.ExitStack() as stack:
+        if args.virtual:
+            stack.enter_context(test_revocation_server(settings))
+        return bridge.tray.main(
+            settings,
+            build,
+            headless=args.headless,
+            at_login=args.autostart,
+            port=args.port,
+            verbose=args.verbose,
+        )
+
+
 def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     """Ask the running daemon (no Origin header: a local program) for its status."""
     import urllib.error
@@ -602,6 +631,14 @@ def build_parser() -> argparse.ArgumentParser:
     diag.add_argument("--sign-test", action="store_true", help="sign once (asks for the PIN)")
     diag.add_argument("--virtual", metavar="PROFILE", help="diagnose a virtual card in-process")
     diag.set_defaults(func=cmd_diagnose)
+    tray = sub.add_parser("tray", help="the tray icon with the bridge (started at login)")
+    tray.add_argument("--headless", action="store_true", help="no icon: the daemon alone")
+    tray.add_argument(
+        "--autostart", action="store_true", help="started at login (quiet if already running)"
+    )
+    tray.add_argument("--port", type=int, help="listen on this port (default 24801)")
+    tray.add_argument("--virtual", metavar="PROFILE", help="serve a virtual card (demo)")
+    tray.set_defaults(func=cmd_tray)
     status = sub.add_parser("status", help="is the bridge running, and what does it see")
     status.add_argument("--json", action="store_true")
     status.set_defaults(func=cmd_status)

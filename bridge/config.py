@@ -40,6 +40,11 @@ class Settings:
     """Consent and PIN dialogs: ``tk``, ``console`` or ``auto`` (Tk when a display exists)."""
     request_timeout: float = 180.0
     """Longest a page waits for one operation, dialogs included."""
+    portal_url: str = ""
+    """The professional portal the tray's "Open the portal" item opens (empty: greyed out;
+    set by the installer or an administrator)."""
+    autostart: bool = True
+    """Start the tray at login (the tray writes or removes the OS's autostart entry)."""
     config_dir: Path = field(default_factory=lambda: Path(platformdirs.user_config_dir(APP_NAME)))
     data_dir: Path = field(default_factory=lambda: Path(platformdirs.user_data_dir(APP_NAME)))
     cache_dir: Path = field(default_factory=lambda: Path(platformdirs.user_cache_dir(APP_NAME)))
