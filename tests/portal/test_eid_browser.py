@@ -3,25 +3,18 @@ portal on 127.0.0.1; and the example relying party mounted under ``/example/``."
 
 from __future__ import annotations
 
-import os
-import shutil
-
-import pytest
 from playwright.async_api import async_playwright
 
 from bridge.ui.scripted import ScriptedUI
 from tests.bridge_harness import BridgeFactory, InProcess
 from tests.portal_harness import Portal
-from tests.webclient.conftest import CHROMIUM, CHROMIUM_ARGS
+from tests.webclient.conftest import CHROMIUM, CHROMIUM_ARGS, require_chromium
 
 
 async def test_login_page_and_example_log_in_with_the_card(
     sqlite_portal: Portal, start_bridge: BridgeFactory, in_process: InProcess
 ) -> None:
-    if not shutil.which(CHROMIUM):
-        if os.environ.get("CI"):
-            pytest.fail(f"CI must run the browser tests: {CHROMIUM} is missing")
-        pytest.skip(f"{CHROMIUM} is missing (Debian package 'chromium')")
+    require_chromium()
     portal = sqlite_portal
     source, _applet, built = in_process("citizen-1.8")
     await portal.make_user("marie", first_name="Marie Claire", last_name="Dubois",

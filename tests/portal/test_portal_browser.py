@@ -5,17 +5,14 @@ enters the tool for that organisation. The same card then cannot link to a secon
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 
-import pytest
 from playwright.async_api import Page, async_playwright, expect
 
 from bridge.ui.scripted import ScriptedUI
 from tests.bridge_harness import BridgeFactory, InProcess
 from tests.portal_harness import PASSWORD, Portal
-from tests.webclient.conftest import CHROMIUM, CHROMIUM_ARGS
+from tests.webclient.conftest import CHROMIUM, CHROMIUM_ARGS, require_chromium
 from webclient.portal.catalogue import Recognition
 from webclient.portal.db import transaction
 from webclient.portal.models import RegisterEntry
@@ -34,10 +31,7 @@ async def submit(page: Page, label: str) -> None:
 async def test_account_to_tool_with_the_card(
     sqlite_portal: Portal, start_bridge: BridgeFactory, in_process: InProcess
 ) -> None:
-    if not shutil.which(CHROMIUM):
-        if os.environ.get("CI"):
-            pytest.fail(f"CI must run the browser tests: {CHROMIUM} is missing")
-        pytest.skip(f"{CHROMIUM} is missing (Debian package 'chromium')")
+    require_chromium()
     portal = sqlite_portal
     origin = portal.origin
     source, _applet, built = in_process("citizen-1.8")

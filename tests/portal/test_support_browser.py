@@ -3,28 +3,20 @@ is sent, and a helpdesk user finds it by its support code."""
 
 from __future__ import annotations
 
-import os
-import shutil
-
-import pytest
 from playwright.async_api import async_playwright
 
 from bridge.card.local import LocalReader
 from bridge.service.cards import LocalSource
 from tests.bridge_harness import BridgeFactory
 from tests.portal_harness import PASSWORD, Portal
-from tests.webclient.conftest import CHROMIUM, CHROMIUM_ARGS
+from tests.webclient.conftest import CHROMIUM, CHROMIUM_ARGS, require_chromium
 from webclient.portal.models import UserRole
 
 
 async def test_diagnostics_sent_from_the_contact_page_reach_the_helpdesk(
     sqlite_portal: Portal, start_bridge: BridgeFactory
 ) -> None:
-    if not shutil.which(CHROMIUM):
-        missing = f"{CHROMIUM} is missing (Debian package 'chromium')"
-        if os.environ.get("CI"):
-            pytest.fail(f"CI must run the browser tests: {missing}")
-        pytest.skip(missing)
+    require_chromium()
     portal = sqlite_portal
     await portal.make_user("help", role=UserRole.HELPDESK)
     # An empty reader: the bridge answers, card.present fails, so the report has a remedy.

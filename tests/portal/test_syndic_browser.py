@@ -4,12 +4,9 @@ once; the back office registers it; the requester gets the mail; pdfsig accepts 
 
 from __future__ import annotations
 
-import os
-import shutil
 from datetime import date, timedelta
 from pathlib import Path
 
-import pytest
 from playwright.async_api import async_playwright
 from sqlalchemy import select
 
@@ -17,7 +14,7 @@ from bridge.ui.scripted import ScriptedUI
 from tests.bridge_harness import BridgeFactory, InProcess
 from tests.portal.test_syndic import ACT, assert_pdfsig_accepts
 from tests.portal_harness import Portal
-from tests.webclient.conftest import CHROMIUM, CHROMIUM_ARGS
+from tests.webclient.conftest import CHROMIUM, CHROMIUM_ARGS, require_chromium
 from webclient.portal.catalogue import Recognition
 from webclient.portal.db import transaction
 from webclient.portal.models import (
@@ -38,10 +35,7 @@ from webclient.portal.wallet import ledger
 async def test_syndic_files_and_signs_an_appointment_in_the_browser(
     sqlite_portal: Portal, start_bridge: BridgeFactory, in_process: InProcess, tmp_path: Path
 ) -> None:
-    if not shutil.which(CHROMIUM):
-        if os.environ.get("CI"):
-            pytest.fail(f"CI must run the browser tests: {CHROMIUM} is missing")
-        pytest.skip(f"{CHROMIUM} is missing (Debian package 'chromium')")
+    require_chromium()
     portal = sqlite_portal
     source, _applet, built = in_process("citizen-1.8")
     user = await portal.make_user("marie", first_name="Marie Claire", last_name="Dubois",

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import re
 import shutil
 from pathlib import Path
@@ -17,7 +16,7 @@ from playwright.async_api import Page, async_playwright
 from tests.portal.test_wallet_history import wallet_owner
 from tests.portal.test_wallet_pdf import pdf_text
 from tests.portal_harness import PASSWORD, Portal
-from tests.webclient.conftest import CHROMIUM, CHROMIUM_ARGS
+from tests.webclient.conftest import CHROMIUM, CHROMIUM_ARGS, require_chromium
 
 
 async def _balance_shown(page: Page, url: str, expected: str) -> None:
@@ -33,10 +32,7 @@ async def _balance_shown(page: Page, url: str, expected: str) -> None:
 async def test_manager_tops_up_filters_exports_and_downloads_a_voucher(
     sqlite_portal: Portal, tmp_path: Path
 ) -> None:
-    if not shutil.which(CHROMIUM):
-        if os.environ.get("CI"):
-            pytest.fail(f"CI must run the browser tests: {CHROMIUM} is missing")
-        pytest.skip(f"{CHROMIUM} is missing (Debian package 'chromium')")
+    require_chromium()
     if not shutil.which("pdftotext"):
         pytest.skip("pdftotext is missing (Debian package poppler-utils)")
     portal = sqlite_portal

@@ -43,13 +43,18 @@ class RelyingParty:
     app: web.Application
 
 
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def browser() -> AsyncIterator[Any]:
+def require_chromium() -> None:
+    """Skip without Debian's Chromium, except in CI, which must run the browser tests."""
     if not shutil.which(CHROMIUM):
         missing = f"{CHROMIUM} is missing (Debian package 'chromium')"
         if os.environ.get("CI"):
             pytest.fail(f"CI must run the browser tests: {missing}")
         pytest.skip(missing)
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def browser() -> AsyncIterator[Any]:
+    require_chromium()
     async with async_playwright() as pw:
         chromium = await pw.chromium.launch(
             executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True

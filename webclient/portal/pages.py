@@ -84,6 +84,19 @@ def safe_next(value: str | None, default: str = "/") -> str:
     return value
 
 
+def pdf_response(body: bytes, filename: str, *, download: bool = False) -> web.Response:
+    """A PDF the user's browser shows (or saves); never kept by a shared cache."""
+    disposition = "attachment" if download else "inline"
+    return web.Response(
+        body=body,
+        content_type="application/pdf",
+        headers={
+            "Content-Disposition": f'{disposition}; filename="{filename}"',
+            "Cache-Control": "private, no-store",
+        },
+    )
+
+
 def redirect(location: str) -> web.HTTPSeeOther:
     return web.HTTPSeeOther(location)
 

@@ -10,11 +10,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 
-from stdnum.be import bis, nn, vat
-from stdnum.exceptions import InvalidChecksum, InvalidLength, ValidationError
+from stdnum.be import bis, nn
+from stdnum.exceptions import ValidationError
 
 from webclient.portal.i18n import gettext as _
 from webclient.portal.models.syndic import AppointedBy, RequestKind, SyndicKind
+from webclient.portal.organisations import format_enterprise_number
+from webclient.portal.organisations import parse_enterprise_number as parse_enterprise
 
 MAX_PDF = 10 * 1024 * 1024
 PDF_MAGIC = b"%PDF-"
@@ -27,20 +29,6 @@ WITH_APPOINTMENT = frozenset({RequestKind.APPOINTMENT, RequestKind.END_AND_NEW})
 
 
 # -- identifiers -----------------------------------------------------------------------------
-
-
-def parse_enterprise(raw: str) -> tuple[str | None, str | None]:
-    if not raw.strip():
-        return None, _("Enter the enterprise number.")
-    try:
-        return vat.validate(raw), None
-    except InvalidLength:
-        return None, _("An enterprise number has 10 digits, e.g. 0403.170.701. Check the number.")
-    except InvalidChecksum:
-        return None, _("This enterprise number does not exist (its check digits are wrong). "
-                       "Check for a typing mistake.")
-    except ValidationError:
-        return None, _("Enter the enterprise number with digits only, e.g. 0403.170.701.")
 
 
 def parse_person_number(raw: str) -> tuple[str | None, str | None]:
@@ -66,9 +54,7 @@ def mask_person_number(compact: str) -> str:
 
 
 def format_enterprise(compact: str | None) -> str:
-    if not compact or len(compact) != 10:
-        return compact or ""
-    return f"{compact[:4]}.{compact[4:7]}.{compact[7:]}"
+    return format_enterprise_number(compact) if compact else ""
 
 
 def check_pdf(content: bytes) -> str | None:

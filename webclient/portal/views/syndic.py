@@ -29,7 +29,7 @@ from webclient.portal.keys import DB, MAILER, SETTINGS, VALIDATOR
 from webclient.portal.mail import MailError
 from webclient.portal.models import Organisation, User
 from webclient.portal.models.syndic import RequestKind, RequestStatus, SyndicEvent, SyndicRequest
-from webclient.portal.pages import flash, json_error, redirect, render
+from webclient.portal.pages import flash, json_error, pdf_response, redirect, render
 from webclient.portal.syndic import deadlines, fees, rules
 from webclient.portal.syndic import requests as service
 from webclient.portal.syndic.summary import kind_text
@@ -407,13 +407,16 @@ async def summary(request: web.Request) -> web.Response:
         else:
             body = await service.summary_pdf(db, item, fee_table(request.app),
                                              service.today_in_belgium(), request[USER])
-    return _pdf(body, f"bceacp-{item.id}.pdf")
+    return pdf_response(body, f"bceacp-{item.id}.pdf")
 
 
-def _pdf(body: bytes, filename: str) -> web.Response:
-    return web.Response(body=body, content_type="application/pdf", headers={
-        "Content-Disposition": f'inline; filename="{filename}"',
-        "Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff"})
+def stored_document(item: SyndicRequest, which: str) -> web.Response:
+    """One of the files kept with a request: the act, the revocation proof, the signed PDF."""
+    content = {"act": item.act_pdf, "revocation": item.revocation_pdf,
+               "signed": item.signed_pdf}.get(which)
+    if content is None:
+        raise web.HTTPNotFound()
+    return pdf_response(content, f"bceacp-{item.id}-{which}.pdf")
 
 
 @requires(Access.EMPLOYEE)
@@ -422,11 +425,7 @@ async def document(request: web.Request) -> web.Response:
     which = request.match_info["which"]
     async with transaction(request.app[DB]) as db:
         item = await _load(db, request)
-    content = {"act": item.act_pdf, "revocation": item.revocation_pdf,
-               "signed": item.signed_pdf}.get(which)
-    if content is None:
-        raise web.HTTPNotFound()
-    return _pdf(content, f"bceacp-{item.id}-{which}.pdf")
+    return stored_document(item, which)
 
 
 async def _json_body(request: web.Request) -> dict[str, Any]:

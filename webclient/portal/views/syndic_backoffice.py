@@ -21,7 +21,7 @@ from webclient.portal.models import Organisation, User
 from webclient.portal.models.syndic import RequestStatus, SyndicRequest
 from webclient.portal.pages import flash, read_form, redirect, render
 from webclient.portal.syndic import requests as service
-from webclient.portal.views.syndic import _events, _pdf, notify, template_values
+from webclient.portal.views.syndic import _events, notify, stored_document, template_values
 
 BASE = "/backoffice/bceacp"
 
@@ -69,11 +69,7 @@ async def document(request: web.Request) -> web.Response:
     which = request.match_info["which"]
     async with transaction(request.app[DB]) as db:
         item = await _item(db, request)
-    content = {"act": item.act_pdf, "revocation": item.revocation_pdf,
-               "signed": item.signed_pdf}.get(which)
-    if content is None:
-        raise web.HTTPNotFound()
-    return _pdf(content, f"bceacp-{item.id}-{which}.pdf")
+    return stored_document(item, which)
 
 
 async def _decide(request: web.Request, registered: bool) -> web.Response:

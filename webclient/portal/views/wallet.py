@@ -14,7 +14,7 @@ from webclient.portal.db import transaction, utcnow
 from webclient.portal.i18n import LANGUAGE, ngettext
 from webclient.portal.keys import DB, SETTINGS
 from webclient.portal.models import EntryKind, Invoice, JournalEntry, Organisation
-from webclient.portal.pages import flash, read_form, redirect, render
+from webclient.portal.pages import flash, pdf_response, read_form, redirect, render
 from webclient.portal.wallet import history, ledger
 from webclient.portal.wallet.history import BRUSSELS
 from webclient.portal.wallet.invoices import PeriodError, parse_period, run_month
@@ -101,10 +101,7 @@ async def voucher(request: web.Request) -> web.Response:
     if entry is None or org is None:
         raise web.HTTPNotFound()
     body = voucher_pdf(entry, org, request.get(LANGUAGE, "fr"))
-    return web.Response(body=body, content_type="application/pdf", headers={
-        "Content-Disposition": f'attachment; filename="voucher-{entry.reference}.pdf"',
-        "Cache-Control": "no-store",
-    })
+    return pdf_response(body, f"voucher-{entry.reference}.pdf", download=True)
 
 
 @requires(Access.MANAGER)
@@ -130,10 +127,7 @@ async def invoice_download(request: web.Request) -> web.Response:
             Invoice.id == int(raw), Invoice.organisation_id == _org_id(request)))
     if invoice is None or invoice.pdf is None:
         raise web.HTTPNotFound()
-    return web.Response(body=invoice.pdf, content_type="application/pdf", headers={
-        "Content-Disposition": f'attachment; filename="invoice-{invoice.number}.pdf"',
-        "Cache-Control": "no-store",
-    })
+    return pdf_response(invoice.pdf, f"invoice-{invoice.number}.pdf", download=True)
 
 
 def _previous_month() -> str:
