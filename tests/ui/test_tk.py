@@ -147,7 +147,9 @@ def test_cancel_event_closes_the_dialog_quickly(ui: TkUI, screen: Xvfb) -> None:
     started = time.monotonic()
     cancel.set()
     assert answer.result(5) is None
-    assert time.monotonic() - started < 0.5
+    # Promptly, not at the dialog's own timeout (minutes); the bound leaves room for a
+    # loaded CI machine, where the Tk thread was once seen waiting 1.2 s for the CPU.
+    assert time.monotonic() - started < 3
     assert ui.wait_closed(2)
 
 
