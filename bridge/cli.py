@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import functools
 import json
 import logging
@@ -28,7 +29,7 @@ from bridge.card.local import LocalReader
 from bridge.card.readers import list_readers
 from bridge.card.session import BelpicSession, CardContents, CardData
 from bridge.config import Settings
-from bridge.messages import explain, message_for
+from bridge.messages import DEMO_PORT_TAKEN, explain, message_for
 
 log = logging.getLogger("eid-bridge")
 
@@ -358,7 +359,15 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
         print(f"read and verified in {elapsed:.2f} s ({stats.apdus} APDUs)")
         if not args.once:
             with test_revocation_server(settings):
-                _serve(settings, args.ui, virtual, portal=True)
+                try:
+                    _serve(settings, args.ui, virtual, portal=True)
+                except OSError as exc:
+                    if exc.errno != errno.EADDRINUSE:
+                        raise
+                    address = str(exc).split("(", 1)[-1].split(")", 1)[0]
+                    print(DEMO_PORT_TAKEN.text(settings.language, address=address),
+                          file=sys.stderr)
+                    return EXIT_SETUP
     finally:
         if emulator is not None:
             emulator.stop()

@@ -456,6 +456,18 @@ MESSAGES.update(
     }
 )
 
+DEMO_PORT_TAKEN = UserMessage(
+    "DEMO_PORT_TAKEN",
+    en="The demo cannot start: a port it needs ({address}) is already in use. Is another "
+    "demo still running? Stop it (Ctrl+C in its window) and start the demo again.",
+    fr="La démo ne peut pas démarrer : un port dont elle a besoin ({address}) est déjà "
+    "utilisé. Une autre démo tourne-t-elle encore ? Arrêtez-la (Ctrl+C dans sa fenêtre) et "
+    "relancez la démo.",
+    nl="De demo kan niet starten: een poort die ze nodig heeft ({address}) is al in gebruik. "
+    "Draait er nog een andere demo? Stop die (Ctrl+C in haar venster) en start de demo "
+    "opnieuw.",
+)
+
 UNEXPECTED = UserMessage(
     "INTERNAL_ERROR",
     en="Something went wrong in the eID bridge. Try again; if it keeps failing, run the "

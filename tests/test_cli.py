@@ -191,3 +191,19 @@ def test_run_status_and_origins(tmp_path: Path) -> None:
     dutch = run("--lang", "nl", "origins", "revoke", "https://never.example", tmp_path=tmp_path,
                 EID_BRIDGE_CONFIG_DIR=env["EID_BRIDGE_CONFIG_DIR"])
     assert "staat niet bij de sites" in dutch.stderr
+
+
+@pytest.mark.pcsc
+def test_demo_explains_a_port_already_taken(pcscd: Pcscd, tmp_path: Path) -> None:
+    """A second demo (or anything on the portal's port) gets a message, not a traceback."""
+    import socket
+
+    with socket.socket() as holder:
+        holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        holder.bind(("127.0.0.1", 8480))
+        holder.listen()
+        result = run("--lang", "fr", "demo", tmp_path=tmp_path)
+    assert result.returncode == 3, result.stderr
+    assert "Une autre démo tourne-t-elle encore" in result.stderr
+    assert "8480" in result.stderr
+    assert "Traceback" not in result.stderr
