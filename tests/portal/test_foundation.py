@@ -91,3 +91,21 @@ async def test_security_headers_on_pages_errors_and_static_files(sqlite_portal: 
         assert response.headers["X-Frame-Options"] == "DENY"
     page = await (await visitor.get("/register")).text()
     assert "<script>" not in page  # no inline code: the policy would block it
+
+
+async def test_ids_in_paths_that_name_no_row_are_404_on_both_databases(portal: Portal) -> None:
+    """Not a number, or beyond the database's integers (which PostgreSQL refuses): a 404
+    page, never a 500."""
+    from webclient.portal.access import parse_id
+    from webclient.portal.models import UserRole
+
+    assert parse_id("42") == 42
+    for raw in ("", "0", "abc", "-1", "2147483648", "99999999999", "１２"):
+        assert parse_id(raw) is None
+    await portal.make_user("help", role=UserRole.HELPDESK)
+    visitor = browser(portal)
+    await visitor.login("help")
+    for path in ("/helpdesk/99999999999", "/org/99999999999", "/org/2147483648/employees",
+                 "/backoffice/bceacp/99999999999"):
+        response = await visitor.get(path, allow_redirects=False)
+        assert response.status == 404, path

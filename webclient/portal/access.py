@@ -71,6 +71,27 @@ class Denied(Exception):
     reason: str
 
 
+MAX_ID = 2**31 - 1
+"""Largest row id (PostgreSQL ``integer``): a longer number in a path is no row of ours."""
+
+
+def parse_id(raw: str) -> int | None:
+    """A path's row id, or ``None`` for anything that cannot name a row (so the database is
+    never asked for ``abc`` or for a number beyond its integers, which PostgreSQL refuses)."""
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 10:
+        return None
+    value = int(raw)
+    return value if 0 < value <= MAX_ID else None
+
+
+def path_id(request: web.Request, name: str) -> int:
+    """The row id in path parameter ``name``, or 404."""
+    value = parse_id(request.match_info.get(name, ""))
+    if value is None:
+        raise web.HTTPNotFound()
+    return value
+
+
 def _wants_json(request: web.Request) -> bool:
     return request.path.startswith("/api/") or "application/json" in request.headers.get(
         "Accept", ""
@@ -118,13 +139,13 @@ async def _check(request: web.Request, level: Access) -> None:
         if user.role is not UserRole.ADMIN:
             raise Denied(403, "role")
         return
-    raw = request.match_info.get("org_id", "")
-    if not raw.isdigit() or len(raw) > 12:
+    org_id = parse_id(request.match_info.get("org_id", ""))
+    if org_id is None:
         raise Denied(404, "organisation")
     async with transaction(request.app[DB]) as db:
         membership = await db.scalar(
             select(Membership).where(
-                Membership.user_id == user.id, Membership.organisation_id == int(raw)
+                Membership.user_id == user.id, Membership.organisation_id == org_id
             )
         )
     if membership is None or membership.status is MembershipStatus.REFUSED:

@@ -10,7 +10,7 @@ from aiohttp import web
 from multidict import MultiDictProxy
 from sqlalchemy import func, or_, select
 
-from webclient.portal.access import Access, current_user, requires
+from webclient.portal.access import Access, current_user, path_id, requires
 from webclient.portal.catalogue import RECOGNITION_NAMES, Recognition
 from webclient.portal.db import transaction
 from webclient.portal.i18n import current_language
@@ -173,13 +173,11 @@ def role_name(role: UserRole) -> str:
 @requires(Access.ADMIN)
 async def set_role(request: web.Request) -> web.Response:
     form = await request.post()
-    raw_id = request.match_info["user_id"]
     wanted = form.get("role")
     back = form.get("q")
     query = f"?{urlencode({'q': back})}" if isinstance(back, str) and back else ""
     target = f"/admin/users{query}"
-    if not raw_id.isdigit() or len(raw_id) > 12:
-        raise web.HTTPNotFound()
+    user_id = path_id(request, "user_id")
     admin = current_user(request)
     assert admin is not None
     try:
@@ -189,18 +187,18 @@ async def set_role(request: web.Request) -> web.Response:
     if role not in ASSIGNABLE_ROLES:
         raise web.HTTPBadRequest(reason="unknown role")
     assert role is not None
-    if int(raw_id) == admin.id:
+    if user_id == admin.id:
         await flash(request, _("You cannot change your own role: ask another administrator."),
                     "error")
         raise redirect(target)
     async with transaction(request.app[DB]) as db:
-        user = await db.get(User, int(raw_id))
+        user = await db.get(User, user_id)
         if user is None:
             raise web.HTTPNotFound()
         previous = user.role
         user.role = role
         username = user.username
-    log.info("admin %s set the role of user %s: %s -> %s", admin.id, raw_id, previous.value,
+    log.info("admin %s set the role of user %s: %s -> %s", admin.id, user_id, previous.value,
              role.value)
     await flash(request, _("%(username)s is now: %(role)s.", username=username,
                            role=role_name(role)), "success")

@@ -10,7 +10,7 @@ from aiohttp import web
 from multidict import MultiDictProxy
 from sqlalchemy import func, or_, select
 
-from webclient.portal.access import Access, current_user, requires
+from webclient.portal.access import Access, current_user, parse_id, path_id, requires
 from webclient.portal.db import transaction
 from webclient.portal.i18n import gettext as _
 from webclient.portal.i18n import money
@@ -102,12 +102,10 @@ async def assign_form(request: web.Request) -> web.Response:
 
 async def _movement_and_search(request: web.Request, query: str
                                ) -> tuple[BankMovement, list[Organisation]]:
-    raw = request.match_info["movement_id"]
-    if not raw.isdigit() or len(raw) > 12:
-        raise web.HTTPNotFound()
+    movement_id = path_id(request, "movement_id")
     query = query.strip()[:100]
     async with transaction(request.app[DB]) as db:
-        movement = await db.get(BankMovement, int(raw))
+        movement = await db.get(BankMovement, movement_id)
         if movement is None:
             raise web.HTTPNotFound()
         organisations: list[Organisation] = []
@@ -125,14 +123,12 @@ async def _movement_and_search(request: web.Request, query: str
 @requires(Access.ADMIN)
 async def assign(request: web.Request) -> web.Response:
     form = await read_form(request)
-    raw = request.match_info["movement_id"]
-    if not raw.isdigit() or len(raw) > 12:
-        raise web.HTTPNotFound()
+    movement_id = path_id(request, "movement_id")
     user = current_user(request)
     action = form.get("action", "assign")
     try:
         async with transaction(request.app[DB]) as db:
-            movement = await db.get(BankMovement, int(raw))
+            movement = await db.get(BankMovement, movement_id)
             if movement is None:
                 raise web.HTTPNotFound()
             if action == "ignore":
@@ -140,12 +136,12 @@ async def assign(request: web.Request) -> web.Response:
                 message = _("The transfer of %(amount)s is set aside; no wallet was credited.",
                             amount=money(movement.amount))
             else:
-                organisation_raw = form.get("organisation_id", "")
-                if not organisation_raw.isdigit() or len(organisation_raw) > 12:
-                    raise LookupError(organisation_raw)
-                await assign_movement(db, movement.id, int(organisation_raw),
+                organisation_id = parse_id(form.get("organisation_id", ""))
+                if organisation_id is None:
+                    raise LookupError(form.get("organisation_id", ""))
+                await assign_movement(db, movement.id, organisation_id,
                                       user.id if user else None)
-                organisation = await db.get(Organisation, int(organisation_raw))
+                organisation = await db.get(Organisation, organisation_id)
                 assert organisation is not None
                 message = _("%(amount)s credited to the wallet of %(name)s.",
                             amount=money(movement.amount), name=organisation.name)

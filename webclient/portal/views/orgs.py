@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from webclient.portal import organisations as rules
-from webclient.portal.access import MEMBERSHIP, USER, Access, requires
+from webclient.portal.access import MEMBERSHIP, USER, Access, path_id, requires
 from webclient.portal.catalogue import TOOLS, tool
 from webclient.portal.db import transaction
 from webclient.portal.i18n import gettext as _
@@ -36,11 +36,11 @@ AUDIT_PAGE_SIZE = 50
 
 
 def org_id_of(request: web.Request) -> int:
-    return int(request.match_info["org_id"])
+    return path_id(request, "org_id")
 
 
 def member_id_of(request: web.Request) -> int:
-    return int(request.match_info["membership_id"])
+    return path_id(request, "membership_id")
 
 
 async def organisation(db: AsyncSession, request: web.Request) -> Organisation:

@@ -12,7 +12,7 @@ from sqlalchemy import case, func, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from webclient.portal import throttle
-from webclient.portal.access import Access, current_user, requires
+from webclient.portal.access import Access, current_user, path_id, requires
 from webclient.portal.catalogue import TOOLS, tool
 from webclient.portal.db import transaction, utcnow
 from webclient.portal.i18n import current_language
@@ -252,7 +252,7 @@ async def helpdesk_list(request: web.Request) -> web.Response:
 
 
 async def _load(request: web.Request) -> SupportRequest:
-    request_id = int(request.match_info["request_id"])
+    request_id = path_id(request, "request_id")
     async with transaction(request.app[DB]) as db:
         row = await db.get(SupportRequest, request_id)
     if row is None:
@@ -301,7 +301,7 @@ async def helpdesk_screenshot(request: web.Request) -> web.Response:
 
 
 async def _set_status(request: web.Request, status: str) -> web.Response:
-    request_id = int(request.match_info["request_id"])
+    request_id = path_id(request, "request_id")
     user = current_user(request)
     assert user is not None  # HELPDESK routes always have one
     async with transaction(request.app[DB]) as db:

@@ -20,7 +20,7 @@ from multidict import MultiDictProxy
 from sqlalchemy import select
 
 from webclient.portal import organisations as org_rules
-from webclient.portal.access import AUTH_METHOD, MEMBERSHIP, USER, Access, requires
+from webclient.portal.access import AUTH_METHOD, MEMBERSHIP, USER, Access, path_id, requires
 from webclient.portal.catalogue import tool
 from webclient.portal.db import transaction
 from webclient.portal.i18n import date_text, money
@@ -111,9 +111,7 @@ def _base(org: Organisation) -> str:
 
 
 async def _load(db: Any, request: web.Request) -> SyndicRequest:
-    raw = request.match_info["request_id"]
-    item = await service.request_of(db, request[ORG].id, int(raw)) if raw.isdigit() and len(
-        raw) < 12 else None
+    item = await service.request_of(db, request[ORG].id, path_id(request, "request_id"))
     if item is None:
         raise web.HTTPNotFound()
     return item

@@ -13,7 +13,7 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy import select
 
-from webclient.portal.access import USER, Access, requires
+from webclient.portal.access import USER, Access, path_id, requires
 from webclient.portal.db import transaction
 from webclient.portal.i18n import gettext as _
 from webclient.portal.keys import DB, SETTINGS
@@ -27,8 +27,7 @@ BASE = "/backoffice/bceacp"
 
 
 async def _item(db: Any, request: web.Request) -> SyndicRequest:
-    raw = request.match_info["request_id"]
-    item: SyndicRequest | None = await db.get(SyndicRequest, int(raw))
+    item: SyndicRequest | None = await db.get(SyndicRequest, path_id(request, "request_id"))
     if item is None or item.status is RequestStatus.DRAFT:
         raise web.HTTPNotFound()  # drafts are the organisation's business only
     return item

@@ -8,7 +8,7 @@ import logging
 from aiohttp import web
 from sqlalchemy import select
 
-from webclient.portal.access import USER, Access, requires
+from webclient.portal.access import USER, Access, path_id, requires
 from webclient.portal.catalogue import TOOLS
 from webclient.portal.db import transaction, utcnow
 from webclient.portal.i18n import LANGUAGE, ngettext
@@ -23,13 +23,9 @@ from webclient.portal.wallet.vouchers import voucher_pdf
 log = logging.getLogger("webclient.portal.wallet")
 
 
-def _org_id(request: web.Request) -> int:
-    return int(request.match_info["org_id"])
-
-
 async def _organisation(request: web.Request) -> Organisation:
     async with transaction(request.app[DB]) as db:
-        found = await db.get(Organisation, _org_id(request))
+        found = await db.get(Organisation, path_id(request, "org_id"))
     if found is None:
         raise web.HTTPNotFound()
     return found
@@ -42,7 +38,7 @@ def _separator(request: web.Request) -> str:
 @requires(Access.MANAGER)
 async def wallet_page(request: web.Request) -> web.Response:
     query, problems = history.parse_query(request.query)
-    org_id = _org_id(request)
+    org_id = path_id(request, "org_id")
     async with transaction(request.app[DB]) as db:
         org = await db.get(Organisation, org_id)
         if org is None:
@@ -91,13 +87,11 @@ async def export_csv(request: web.Request) -> web.StreamResponse:
 
 @requires(Access.MANAGER)
 async def voucher(request: web.Request) -> web.Response:
-    raw = request.match_info["entry_id"]
-    if len(raw) > 12:
-        raise web.HTTPNotFound()
+    entry_id, org_id = path_id(request, "entry_id"), path_id(request, "org_id")
     async with transaction(request.app[DB]) as db:
         entry = await db.scalar(select(JournalEntry).where(
-            JournalEntry.id == int(raw), JournalEntry.organisation_id == _org_id(request)))
-        org = await db.get(Organisation, _org_id(request))
+            JournalEntry.id == entry_id, JournalEntry.organisation_id == org_id))
+        org = await db.get(Organisation, org_id)
     if entry is None or org is None:
         raise web.HTTPNotFound()
     body = voucher_pdf(entry, org, request.get(LANGUAGE, "fr"))
@@ -106,7 +100,7 @@ async def voucher(request: web.Request) -> web.Response:
 
 @requires(Access.MANAGER)
 async def invoices_page(request: web.Request) -> web.Response:
-    org_id = _org_id(request)
+    org_id = path_id(request, "org_id")
     async with transaction(request.app[DB]) as db:
         org = await db.get(Organisation, org_id)
         rows = list(await db.scalars(
@@ -119,12 +113,10 @@ async def invoices_page(request: web.Request) -> web.Response:
 
 @requires(Access.MANAGER)
 async def invoice_download(request: web.Request) -> web.Response:
-    raw = request.match_info["invoice_id"]
-    if len(raw) > 12:
-        raise web.HTTPNotFound()
+    invoice_id = path_id(request, "invoice_id")
     async with transaction(request.app[DB]) as db:
         invoice = await db.scalar(select(Invoice).where(
-            Invoice.id == int(raw), Invoice.organisation_id == _org_id(request)))
+            Invoice.id == invoice_id, Invoice.organisation_id == path_id(request, "org_id")))
     if invoice is None or invoice.pdf is None:
         raise web.HTTPNotFound()
     return pdf_response(invoice.pdf, f"invoice-{invoice.number}.pdf", download=True)

@@ -9,7 +9,7 @@ from typing import Any
 from aiohttp import web
 
 from webclient.portal import csrf, throttle
-from webclient.portal.access import Access, current_user, requires
+from webclient.portal.access import Access, current_user, path_id, requires
 from webclient.portal.db import transaction
 from webclient.portal.i18n import gettext as _
 from webclient.portal.i18n import money
@@ -50,14 +50,10 @@ def method_choices() -> list[tuple[str, str]]:
             (PaymentMethod.DEBIT_MASTERCARD.value, "Debit Mastercard")]
 
 
-def _org_id(request: web.Request) -> int:
-    return int(request.match_info["org_id"])
-
-
 async def _topup_page(request: web.Request, values: dict[str, str], errors: dict[str, str],
                       status: int = 200) -> web.Response:
     settings = request.app[SETTINGS]
-    organisation_id = _org_id(request)
+    organisation_id = path_id(request, "org_id")
     async with transaction(request.app[DB]) as db:
         organisation = await db.get(Organisation, organisation_id)
         account = await ledger.wallet_account(db, organisation_id)
@@ -113,7 +109,7 @@ async def topup_start(request: web.Request) -> web.Response:
         errors["method"] = _("Choose Bancontact or Debit Mastercard.")
     if errors or amount is None:
         return await _topup_page(request, values, errors, status=400)
-    organisation_id = _org_id(request)
+    organisation_id = path_id(request, "org_id")
     key = f"topup:{organisation_id}"
     async with transaction(request.app[DB]) as db:
         if await throttle.exceeded(db, key, TOPUP_LIMIT, settings.throttle_window):
@@ -146,12 +142,10 @@ async def topup_start(request: web.Request) -> web.Response:
 @requires(Access.MANAGER)
 async def topup_return(request: web.Request) -> web.Response:
     """Where the payer comes back: shows the status, never credits (only the webhook does)."""
-    raw = request.match_info["payment_id"]
-    if not raw.isdigit() or len(raw) > 12:
-        raise web.HTTPNotFound()
+    payment_id = path_id(request, "payment_id")
     async with transaction(request.app[DB]) as db:
-        payment = await db.get(Payment, int(raw))
-        if payment is None or payment.organisation_id != _org_id(request):
+        payment = await db.get(Payment, payment_id)
+        if payment is None or payment.organisation_id != path_id(request, "org_id"):
             raise web.HTTPNotFound()
         current = await ledger.balance(db, payment.organisation_id)
     waiting = payment.status in (PaymentStatus.OPEN, PaymentStatus.PENDING)
@@ -171,7 +165,7 @@ async def transfer_qr(request: web.Request) -> web.Response:
     if raw_amount and (amount is None or amount <= 0 or amount > 99_999_999_999):
         raise web.HTTPBadRequest()
     async with transaction(request.app[DB]) as db:
-        account = await ledger.wallet_account(db, _org_id(request))
+        account = await ledger.wallet_account(db, path_id(request, "org_id"))
     assert account.structured_communication is not None
     payload = epc_payload(name=settings.bank_beneficiary, iban=settings.bank_iban,
                           bic=settings.bank_bic, communication=account.structured_communication,
